@@ -1,0 +1,214 @@
+#pragma once
+// Kafka wire primitives: a bounds-checked reader and an appending writer.
+//
+// Contract:
+// - `reader` never reads past its span and never allocates more than the bytes it has left: a
+//   length or array count that cannot fit in the remaining input fails before any allocation.
+// - Errors are sticky (like an iostream's failbit): the first failure records an errc, every
+//   later read returns a zero value. Decoders read straight through and check `ok()` once at
+//   the end, so generated code has no error branches per field.
+// - All integers are big-endian on the wire (src/base/byte_order.h); varints follow Kafka's
+//   (protobuf's) unsigned LEB128 and zigzag encodings.
+//
+// Thread safety: a reader or writer is used by one thread at a time.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/base/byte_order.h"
+#include "src/base/errc.h"
+
+namespace sluice::wire {
+
+using bytes = std::vector<uint8_t>;
+using uuid = std::array<uint8_t, 16>;
+
+// A tagged field we do not know (KIP-482): kept verbatim so decode -> encode preserves it.
+struct tagged_field {
+  uint32_t tag = 0;
+  bytes data;
+  bool operator==(const tagged_field&) const = default;
+};
+using tagged_fields = std::vector<tagged_field>;
+
+class reader {
+ public:
+  reader(const uint8_t* data, size_t size) : _p(data), _end(data + size) {}
+  explicit reader(std::span<const uint8_t> s) : reader(s.data(), s.size()) {}
+
+  bool ok() const { return _err == errc::ok; }
+  errc error() const { return _err; }
+  size_t remaining() const { return static_cast<size_t>(_end - _p); }
+  const uint8_t* position() const { return _p; }
+  // Records the first error only; later reads return zero values.
+  void fail(errc e) {
+    if (_err == errc::ok) _err = e;
+    _p = _end;
+  }
+
+  int8_t read_int8() { return need(1) ? static_cast<int8_t>(*_p++) : 0; }
+  uint8_t read_uint8() { return need(1) ? *_p++ : 0; }
+  bool read_bool() { return read_int8() != 0; }
+  int16_t read_int16() { return fixed<int16_t>(be::load_i16); }
+  uint16_t read_uint16() { return fixed<uint16_t>(be::load_u16); }
+  int32_t read_int32() { return fixed<int32_t>(be::load_i32); }
+  uint32_t read_uint32() { return fixed<uint32_t>(be::load_u32); }
+  int64_t read_int64() { return fixed<int64_t>(be::load_i64); }
+  double read_float64() { return fixed<double>(be::load_f64); }
+  uuid read_uuid();
+
+  uint32_t read_uvarint();   // at most 5 bytes
+  uint64_t read_uvarlong();  // at most 10 bytes
+  int32_t read_varint() {
+    uint32_t v = read_uvarint();
+    return static_cast<int32_t>((v >> 1) ^ (~(v & 1) + 1));
+  }
+  int64_t read_varlong() {
+    uint64_t v = read_uvarlong();
+    return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
+  }
+
+  // STRING / NULLABLE_STRING (int16 length) and COMPACT_ variants (uvarint length + 1).
+  std::string read_string(bool compact);
+  std::optional<std::string> read_nullable_string(bool compact);
+  // BYTES / NULLABLE_BYTES (int32 length) and COMPACT_ variants.
+  bytes read_bytes(bool compact);
+  std::optional<bytes> read_nullable_bytes(bool compact);
+  // Array length: -1 for null (only legal when nullable). Fails if count * min_element_size
+  // exceeds the remaining bytes, so callers may reserve(count) safely.
+  int32_t read_array_length(bool compact, bool nullable, size_t min_element_size = 1);
+  // Borrow n bytes without copying (valid as long as the underlying buffer).
+  std::span<const uint8_t> read_span(size_t n);
+  void skip(size_t n) { (void)read_span(n); }
+
+  // Tagged field section of a flexible struct. Known tags are handed to `on_known(tag, sub)`,
+  // which returns false for tags it does not know; those land in `unknown`.
+  template <class F>
+  void read_tagged_fields(tagged_fields& unknown, F&& on_known);
+  void read_tagged_fields(tagged_fields& unknown) {
+    read_tagged_fields(unknown, [](uint32_t, reader&) { return false; });
+  }
+
+ private:
+  bool need(size_t n) {
+    if (_err != errc::ok) return false;
+    if (remaining() < n) {
+      fail(errc::truncated);
+      return false;
+    }
+    return true;
+  }
+  template <class T, class L>
+  T fixed(L load) {
+    if (!need(sizeof(T))) return T{};
+    T v = load(_p);
+    _p += sizeof(T);
+    return v;
+  }
+  // Reads a length prefix; returns -1 for null, or fails and returns -2.
+  int64_t read_length(bool compact, bool wide);
+
+  const uint8_t* _p;
+  const uint8_t* _end;
+  errc _err = errc::ok;
+};
+
+class writer {
+ public:
+  writer() = default;
+  explicit writer(bytes& out) : _out(&out) {}
+
+  bytes& buffer() { return *_out; }
+  size_t size() const { return _out->size(); }
+
+  void write_int8(int8_t v) { _out->push_back(static_cast<uint8_t>(v)); }
+  void write_uint8(uint8_t v) { _out->push_back(v); }
+  void write_bool(bool v) { write_int8(v ? 1 : 0); }
+  void write_int16(int16_t v) { be::store_i16(grow(2), v); }
+  void write_uint16(uint16_t v) { be::store_u16(grow(2), v); }
+  void write_int32(int32_t v) { be::store_i32(grow(4), v); }
+  void write_uint32(uint32_t v) { be::store_u32(grow(4), v); }
+  void write_int64(int64_t v) { be::store_i64(grow(8), v); }
+  void write_float64(double v) { be::store_f64(grow(8), v); }
+  void write_uuid(const uuid& u) { write_raw(u.data(), u.size()); }
+
+  void write_uvarint(uint32_t v);
+  void write_uvarlong(uint64_t v);
+  void write_varint(int32_t v) {
+    write_uvarint((static_cast<uint32_t>(v) << 1) ^ static_cast<uint32_t>(v >> 31));
+  }
+  void write_varlong(int64_t v) {
+    write_uvarlong((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
+
+  void write_string(std::string_view s, bool compact);
+  void write_nullable_string(const std::optional<std::string>& s, bool compact);
+  void write_bytes(std::span<const uint8_t> b, bool compact);
+  void write_nullable_bytes(const std::optional<bytes>& b, bool compact);
+  void write_array_length(int32_t n, bool compact);  // n = -1 writes null
+  void write_raw(const uint8_t* p, size_t n) { _out->insert(_out->end(), p, p + n); }
+  void write_tagged_fields(const tagged_fields& unknown);
+
+  // Reserve 4 bytes now, fill them with the number of bytes written after them later.
+  size_t begin_size32() {
+    (void)grow(4);
+    return size();
+  }
+  void end_size32(size_t mark) {
+    be::store_i32(_out->data() + mark - 4, static_cast<int32_t>(size() - mark));
+  }
+
+ private:
+  uint8_t* grow(size_t n) {
+    size_t old = _out->size();
+    _out->resize(old + n);
+    return _out->data() + old;
+  }
+  bytes _own;
+  bytes* _out = &_own;
+};
+
+// Number of bytes write_uvarint(v) produces.
+inline size_t uvarint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+template <class F>
+void reader::read_tagged_fields(tagged_fields& unknown, F&& on_known) {
+  uint32_t count = read_uvarint();
+  if (!ok()) return;
+  if (count > remaining()) {
+    fail(errc::invalid_length);
+    return;
+  }
+  int64_t last = -1;
+  for (uint32_t i = 0; i < count && ok(); ++i) {
+    uint32_t tag = read_uvarint();
+    uint32_t size = read_uvarint();
+    if (!ok()) return;
+    // KIP-482: tags are strictly ascending.
+    if (static_cast<int64_t>(tag) <= last) return fail(errc::invalid_data);
+    last = tag;
+    std::span<const uint8_t> body = read_span(size);
+    if (!ok()) return;
+    reader sub(body);
+    if (on_known(tag, sub)) {
+      if (!sub.ok()) return fail(sub.error());
+      if (sub.remaining() != 0) return fail(errc::invalid_data);
+    } else {
+      unknown.push_back({tag, bytes(body.begin(), body.end())});
+    }
+  }
+}
+
+}  // namespace sluice::wire
