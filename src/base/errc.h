@@ -16,15 +16,15 @@ namespace sluice {
 enum class errc : int {
   ok = 0,
   // Decoding (wire and disk formats).
-  truncated = 1,           // fewer bytes than the format requires
-  invalid_length = 2,      // negative or oversized length/count
-  invalid_varint = 3,      // varint longer than its type allows
-  crc_mismatch = 4,        // CRC-32C does not match the data
-  unsupported_magic = 5,   // record batch magic other than 2
+  truncated = 1,          // fewer bytes than the format requires
+  invalid_length = 2,     // negative or oversized length/count
+  invalid_varint = 3,     // varint longer than its type allows
+  crc_mismatch = 4,       // CRC-32C does not match the data
+  unsupported_magic = 5,  // record batch magic other than 2
   unsupported_compression = 6,
   decompression_failed = 7,
-  too_large = 8,           // output would exceed the caller's limit (e.g. decompression bomb)
-  invalid_data = 9,        // structurally invalid (trailing bytes, bad enum, ...)
+  too_large = 8,     // output would exceed the caller's limit (e.g. decompression bomb)
+  invalid_data = 9,  // structurally invalid (trailing bytes, bad enum, ...)
   unsupported_version = 10,
   unknown_api = 11,
   // Configuration and I/O.

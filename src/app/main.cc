@@ -1,0 +1,129 @@
+// sluiced: the Sluice broker daemon.
+//
+// Startup order: flags -> config (defaults, YAML file, --set overrides) -> logging -> data dir
+// check -> shards -> Kafka listener -> wait for SIGINT/SIGTERM -> stop listener, stop shards,
+// flush logs. A bad config or an unusable data dir/port is one line on stderr and exit status 2.
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "src/app/config_loader.h"
+#include "src/broker/broker.h"
+#include "src/net/server.h"
+#include "src/net/shard_pool.h"
+
+namespace {
+
+constexpr int kConfigError = 2;
+
+int fail_config(const std::string& message) {
+  std::fprintf(stderr, "sluiced: %s\n", message.c_str());
+  return kConfigError;
+}
+
+// Creates the data dir and proves it is writable with a probe file.
+std::string check_data_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return "log.dir: cannot create '" + dir + "': " + ec.message();
+  auto probe = std::filesystem::path(dir) / ".sluice-write-probe";
+  {
+    std::ofstream out(probe);
+    if (!out || !(out << "ok") || !out.flush()) {
+      return "log.dir: '" + dir + "' is not writable";
+    }
+  }
+  std::filesystem::remove(probe, ec);
+  return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"sluiced: a Kafka-compatible event broker", "sluiced"};
+  std::string config_path;
+  std::string listen;
+  std::string data_dir;
+  std::string log_level;
+  std::vector<std::string> sets;
+  bool print_defaults = false;
+  cli.add_option("-c,--config", config_path, "YAML config file (see config/sluice.yaml)");
+  cli.add_option("--listen", listen, "Kafka listener HOST:PORT (overrides 'listeners')");
+  cli.add_option("--data-dir", data_dir, "Data directory (overrides 'log.dir')");
+  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error (overrides 'log.level')");
+  cli.add_option("--set", sets, "Override any setting: --set key=value (repeatable)");
+  cli.add_flag("--print-defaults", print_defaults, "Print every setting with its default and exit");
+  cli.set_version_flag("--version", std::string("sluiced ") + SLUICE_VERSION);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return cli.exit(e);
+  } catch (const CLI::ParseError& e) {
+    cli.exit(e);
+    return kConfigError;
+  }
+  if (print_defaults) {
+    std::fputs(sluice::app::describe_defaults().c_str(), stdout);
+    return 0;
+  }
+
+  sluice::config cfg;
+  std::string err;
+  if (!config_path.empty()) err = sluice::app::apply_yaml_file(cfg, config_path);
+  for (const auto& s : sets) {
+    if (!err.empty()) break;
+    auto eq = s.find('=');
+    if (eq == std::string::npos) {
+      err = "--set expects key=value, got '" + s + "'";
+      break;
+    }
+    err = sluice::app::apply_setting(cfg, s.substr(0, eq), s.substr(eq + 1));
+  }
+  if (err.empty() && !listen.empty()) err = sluice::app::apply_setting(cfg, "listeners", listen);
+  if (err.empty() && !data_dir.empty()) err = sluice::app::apply_setting(cfg, "log.dir", data_dir);
+  if (err.empty() && !log_level.empty()) {
+    err = sluice::app::apply_setting(cfg, "log.level", log_level);
+  }
+  if (err.empty()) err = sluice::app::validate(cfg);
+  if (err.empty()) err = check_data_dir(cfg.data_dir);
+  if (!err.empty()) return fail_config(err);
+
+  auto logger = spdlog::stderr_color_mt("sluiced");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::flush_on(spdlog::level::warn);
+
+  sluice::net::shard_pool shards(static_cast<unsigned>(cfg.num_shards));
+  sluice::broker::broker broker(cfg);
+  sluice::net::server server(shards, broker,
+                             {.max_request_bytes = cfg.socket_request_max_bytes,
+                              .max_idle_ms = cfg.connections_max_idle_ms});
+  err = server.listen(cfg.listen.host, cfg.listen.port);
+  if (!err.empty()) return fail_config("listeners: " + err);
+
+  shards.start();
+  spdlog::info("sluiced {} listening on {}:{} ({} shards), data in {}", SLUICE_VERSION,
+               cfg.listen.host, server.port(), shards.size(), cfg.data_dir);
+
+  boost::asio::io_context main_ctx;
+  boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    spdlog::info("received signal {}, stopping", sig);
+    server.stop();
+  });
+  main_ctx.run();
+
+  shards.stop();
+  shards.join();
+  spdlog::info("sluiced stopped");
+  spdlog::shutdown();
+  return 0;
+}

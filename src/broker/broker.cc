@@ -1,0 +1,68 @@
+#include "src/broker/broker.h"
+
+#include <spdlog/spdlog.h>
+
+#include "kafka/api.h"
+#include "kafka/headers.h"
+#include "src/base/byte_order.h"
+#include "src/broker/registry.h"
+
+namespace sluice::broker {
+
+namespace {
+constexpr int16_t kApiVersionsKey = 18;
+constexpr size_t kMinHeaderBytes = 8;  // api_key, api_version, correlation_id
+}  // namespace
+
+void broker::dispatch(net::connection_info& info, std::vector<uint8_t> frame, net::reply_fn done) {
+  if (frame.size() < kMinHeaderBytes) {
+    spdlog::warn("{}: request of {} bytes is shorter than a request header", info.peer,
+                 frame.size());
+    return done(net::reply::close());
+  }
+  int16_t api_key = be::load_i16(frame.data());
+  int16_t version = be::load_i16(frame.data() + 2);
+  int32_t correlation_id = be::load_i32(frame.data() + 4);
+
+  const handler* h = find_handler(api_key);
+  if (h == nullptr || version < h->min_version || version > h->max_version) {
+    if (api_key == kApiVersionsKey && version > 0) {
+      return done(net::reply::send(api_versions_fallback(correlation_id)));
+    }
+    const kafka::api_info* api = kafka::find_api(api_key);
+    spdlog::warn("{}: unsupported request {} ({}) v{}", info.peer,
+                 api != nullptr ? api->name : "unknown", api_key, version);
+    return done(net::reply::close());
+  }
+
+  wire::reader r(frame.data(), frame.size());
+  request_context ctx{info, {}, _cfg, *this};
+  ctx.header.decode(r, kafka::request_header_version(api_key, version));
+  if (!r.ok()) {
+    spdlog::warn("{}: malformed request header ({})", info.peer,
+                 make_error_code(r.error()).message());
+    return done(net::reply::close());
+  }
+  int16_t resp_header_version = kafka::response_header_version(api_key, version);
+  // The frame must outlive the reader; the handler may complete after dispatch() returns, but it
+  // decodes the body synchronously inside handle().
+  bool ok = h->handle(ctx, r,
+                      [done, correlation_id, resp_header_version](std::optional<wire::bytes> body) {
+                        if (!body) return done(net::reply::none());
+                        wire::bytes out;
+                        out.reserve(body->size() + 8);
+                        wire::writer w(out);
+                        kafka::response_header hdr;
+                        hdr.correlation_id = correlation_id;
+                        hdr.encode(w, resp_header_version);
+                        w.write_raw(body->data(), body->size());
+                        done(net::reply::send(std::move(out)));
+                      });
+  if (!ok) {
+    spdlog::warn("{}: malformed {} v{} request ({})", info.peer, kafka::find_api(api_key)->name,
+                 version, make_error_code(r.ok() ? errc::invalid_data : r.error()).message());
+    done(net::reply::close());
+  }
+}
+
+}  // namespace sluice::broker

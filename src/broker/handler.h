@@ -1,0 +1,61 @@
+#pragma once
+// How one Kafka API is served: the handler type every src/broker/<api>.cc file defines.
+//
+// A handler owns one API key and the version range Sluice serves for it. The dispatcher
+// (broker.cc) has already checked the version and decoded the request header; the handler
+// decodes its body with the generated type, does the work and calls `done` exactly once on the
+// connection's shard with the response (or with nothing, e.g. Produce acks=0).
+//
+// Thread safety: handlers run on the shard that owns the connection.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include <sluice/config.h>
+
+#include "kafka/headers.h"
+#include "src/net/connection.h"
+#include "src/protocol/wire.h"
+
+namespace sluice::broker {
+
+class broker;
+
+struct request_context {
+  net::connection_info& conn;
+  kafka::request_header header;
+  const config& cfg;
+  broker& owner;
+  int16_t version() const { return header.request_api_version; }
+};
+
+// Called with the encoded response body (without response header), or nullopt for no response.
+using respond_fn = std::function<void(std::optional<wire::bytes>)>;
+
+struct handler {
+  int16_t api_key;
+  int16_t min_version;  // served range; may be narrower than the schema's
+  int16_t max_version;
+  // Returns false when the body does not decode (the connection is then closed).
+  bool (*handle)(request_context& ctx, wire::reader& body, respond_fn done);
+};
+
+// Glue for typed handlers: decodes Req, calls fn(ctx, req, reply) where reply(Resp) encodes the
+// response at the request's version.
+template <class Req, class Resp, void (*Fn)(request_context&, Req&, std::function<void(Resp)>)>
+bool typed_handle(request_context& ctx, wire::reader& body, respond_fn done) {
+  Req req;
+  req.decode(body, ctx.version());
+  if (!body.ok() || body.remaining() != 0) return false;
+  int16_t version = ctx.version();
+  Fn(ctx, req, [done = std::move(done), version](Resp resp) {
+    wire::bytes out;
+    wire::writer w(out);
+    resp.encode(w, version);
+    done(std::move(out));
+  });
+  return true;
+}
+
+}  // namespace sluice::broker

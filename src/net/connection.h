@@ -1,0 +1,93 @@
+#pragma once
+// One client connection: Kafka framing in, replies out in request order.
+//
+// Contract:
+// - Frames are a 4-byte big-endian size then that many bytes. A size above
+//   socket.request.max.bytes (or negative) closes the connection before anything is allocated.
+// - Requests are read ahead (pipelining, up to kMaxInFlight) and handed to the dispatcher in
+//   arrival order; replies may complete in any order but are written strictly in request order.
+// - A dispatcher that reports a malformed request gets the connection closed; the process and
+//   the other connections carry on.
+// - Idle connections (no complete request for connections.max.idle.ms) are closed.
+//
+// Thread safety: a connection lives on one shard; every member runs on that shard's thread.
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sluice::net {
+
+struct reply {
+  enum class kind { send, none, close };
+  kind what = kind::send;
+  std::vector<uint8_t> bytes;  // the response frame without its size prefix
+
+  static reply send(std::vector<uint8_t> b) { return {kind::send, std::move(b)}; }
+  static reply none() { return {kind::none, {}}; }
+  static reply close() { return {kind::close, {}}; }
+};
+
+// Per-connection facts the dispatcher may read and annotate.
+struct connection_info {
+  std::string peer;  // "ip:port" of the client
+  unsigned shard = 0;
+  std::string client_software_name;  // from ApiVersions v3+
+  std::string client_software_version;
+};
+
+using reply_fn = std::function<void(reply)>;
+
+class dispatcher {
+ public:
+  virtual ~dispatcher() = default;
+  // Called on the connection's shard for each request, in arrival order. `done` must be called
+  // exactly once, on the same shard, possibly later.
+  virtual void dispatch(connection_info& info, std::vector<uint8_t> frame, reply_fn done) = 0;
+};
+
+struct connection_options {
+  int64_t max_request_bytes = 104857600;
+  int64_t max_idle_ms = 600000;
+};
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  static constexpr size_t kMaxInFlight = 64;
+
+  connection(boost::asio::ip::tcp::socket socket, unsigned shard, dispatcher& d,
+             const connection_options& opts);
+  void start();
+  void close();
+
+ private:
+  void read_size();
+  void read_body(uint32_t size);
+  void on_reply(uint64_t seq, reply r);
+  void write_ready();
+  void arm_idle_timer();
+
+  boost::asio::ip::tcp::socket _socket;
+  boost::asio::steady_timer _idle;
+  dispatcher& _dispatcher;
+  connection_options _opts;
+  connection_info _info;
+  uint8_t _size_buf[4] = {};
+  std::vector<uint8_t> _body;
+  uint64_t _next_seq = 0;    // sequence number of the next request read
+  uint64_t _next_write = 0;  // sequence number of the next reply to write
+  std::map<uint64_t, reply> _ready;
+  std::deque<std::vector<uint8_t>> _writing;  // buffers owned while async_write runs
+  bool _write_in_progress = false;
+  bool _reading_paused = false;
+  bool _closed = false;
+  bool _close_after_write = false;
+};
+
+}  // namespace sluice::net

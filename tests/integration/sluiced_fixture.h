@@ -1,0 +1,85 @@
+#pragma once
+// Starts a real sluiced (build/bin/sluiced) on 127.0.0.1 with port 0 and a temporary data dir,
+// for GoogleTest integration tests with real clients. Stops it with SIGTERM and expects exit 0.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace sluice::testing {
+
+class sluiced_process {
+ public:
+  sluiced_process() {
+    _dir = std::filesystem::temp_directory_path() /
+           ("sluiced-gtest-" + std::to_string(::getpid()) + "-" + std::to_string(_counter++));
+    std::filesystem::create_directories(_dir);
+    _log = (_dir / "sluiced.log").string();
+    std::string data = (_dir / "data").string();
+    _pid = ::fork();
+    if (_pid == 0) {
+      FILE* f = std::freopen(_log.c_str(), "w", stderr);
+      (void)f;
+      ::dup2(2, 1);
+      std::string bin = std::string(SLUICE_BIN_DIR) + "/sluiced";
+      ::execl(bin.c_str(), "sluiced", "--listen", "127.0.0.1:0", "--data-dir", data.c_str(),
+              "--log-level", "debug", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::regex re(R"(listening on 127\.0\.0\.1:(\d+))");
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::smatch m;
+      std::string out = log();
+      if (std::regex_search(out, m, re)) {
+        _port = std::stoi(m[1]);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  ~sluiced_process() {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(_dir, ec);
+  }
+
+  // Sends SIGTERM and returns the exit status (or -1 if it did not exit normally).
+  int stop() {
+    if (_pid <= 0) return _status;
+    ::kill(_pid, SIGTERM);
+    int st = 0;
+    ::waitpid(_pid, &st, 0);
+    _pid = -1;
+    _status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return _status;
+  }
+
+  int port() const { return _port; }
+  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(_port); }
+  std::string log() const {
+    std::ifstream in(_log);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+ private:
+  static inline int _counter = 0;
+  std::filesystem::path _dir;
+  std::string _log;
+  pid_t _pid = -1;
+  int _port = 0;
+  int _status = -1;
+};
+
+}  // namespace sluice::testing
