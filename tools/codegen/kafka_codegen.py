@@ -1013,7 +1013,8 @@ def testing_h(files):
     o("// randomize(msg, rng, version) fills every field present in `version` with random values,")
     o("// respecting per-version nullability; in flexible versions it also adds unknown tagged")
     o("// fields whose tags interleave with the known ones. for_each_message(f) calls")
-    o("// f(std::type_identity<T>{}) for every generated message type.")
+    o("// f(std::type_identity<T>{}) for every generated message type, for_each_request(f) for")
+    o("// every request type.")
     o()
     o("#include <random>")
     o("#include <type_traits>")
@@ -1106,6 +1107,15 @@ def testing_h(files):
     for _, msgs in files:
         for m in msgs:
             o(f"  f(std::type_identity<{m.name}>{{}});")
+    o("}")
+    o()
+    o("// Only the *_request types, e.g. to decode captured request frames by api key.")
+    o("template <class F>")
+    o("void for_each_request(F&& f) {")
+    for _, msgs in files:
+        for m in msgs:
+            if m.api is not None and m.name.endswith("_request"):
+                o(f"  f(std::type_identity<{m.name}>{{}});")
     o("}")
     o()
     o("}  // namespace sluice::kafka::testing")
