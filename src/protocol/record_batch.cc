@@ -235,19 +235,36 @@ batch_builder& batch_builder::add_at(int32_t offset_delta, int64_t timestamp, nu
   return *this;
 }
 
+void batch_builder::clear() {
+  wire::bytes keep = std::move(_records);
+  keep.clear();
+  *this = batch_builder();
+  _records = std::move(keep);
+}
+
 result<wire::bytes> batch_builder::build() const {
+  wire::bytes out;
+  if (errc e = build_into(out); e != errc::ok) return e;
+  return out;
+}
+
+errc batch_builder::build_into(wire::bytes& out) const {
   if (_bad || _count == 0) return errc::invalid_data;
   wire::bytes compressed;
   byte_span payload = _records;
   if (_codec != compression::codec::none) {
-    SLUICE_TRY(z, compression::compress(_codec, _records, _level));
-    compressed = std::move(z);
+    auto z = compression::compress(_codec, _records, _level);
+    if (!z) return static_cast<errc>(z.error().value());
+    compressed = std::move(z).value();
     payload = compressed;
   }
   size_t total = kHeaderSize + payload.size();
   if (total - kLogOverhead > static_cast<size_t>(INT32_MAX)) return errc::too_large;
-  wire::bytes out(total);
-  uint8_t* p = out.data();
+  size_t start = out.size();
+  out.reserve(start + total);
+  out.resize(start + kHeaderSize);
+  out.insert(out.end(), payload.begin(), payload.end());  // no zero-fill of the payload
+  uint8_t* p = out.data() + start;
   auto attributes = static_cast<int16_t>((_h.attributes & ~attr::kCompressionMask) |
                                          static_cast<int16_t>(_codec));
   be::store_i64(p, _h.base_offset);
@@ -262,9 +279,8 @@ result<wire::bytes> batch_builder::build() const {
   be::store_i16(p + 51, _h.producer_epoch);
   be::store_i32(p + 53, _h.base_sequence);
   be::store_i32(p + 57, _count);
-  std::copy(payload.begin(), payload.end(), p + kHeaderSize);
   be::store_u32(p + kCrcOffset, crc32c::value(p + kAttributesOffset, total - kAttributesOffset));
-  return out;
+  return errc::ok;
 }
 
 wire::bytes encode_control_key(control_type type) {

@@ -227,9 +227,20 @@ class batch_builder {
   // Bytes of uncompressed records so far (the batch is 61 bytes more, before compression).
   size_t records_size() const { return _records.size(); }
 
+  // Pre-sizes the uncompressed records buffer (avoids regrowth on the hot path).
+  batch_builder& reserve(size_t records_bytes) {
+    _records.reserve(records_bytes);
+    return *this;
+  }
+  // Forgets settings and records but keeps buffer capacity, so one builder can be reused.
+  void clear();
+
   // The finished batch: lengths, lastOffsetDelta, maxTimestamp and CRC filled in.
   // Errors: invalid_data (no records, non-increasing add_at deltas), and compression errors.
   result<wire::bytes> build() const;
+  // Same, appended to `out` (reused capacity; successive calls concatenate batches). On error
+  // `out` is left as it was.
+  errc build_into(wire::bytes& out) const;
 
  private:
   template <class T>

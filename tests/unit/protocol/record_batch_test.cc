@@ -157,6 +157,32 @@ TEST(RecordBatch, BuilderRejectsMisuse) {
   EXPECT_EQ(d.records[1].offset_delta, 9);
 }
 
+TEST(RecordBatch, BuildIntoConcatenatesAndClearReuses) {
+  batch_builder b;
+  wire::bytes blob;
+  for (int i = 0; i < 3; ++i) {
+    b.clear();
+    b.reserve(1024).base_offset(i * 10).compression(i == 1 ? codec::lz4 : codec::none);
+    b.add(i, sv("k"), sv("v")).add(i + 1, sv("k"), sv("v"));
+    ASSERT_EQ(b.build_into(blob), errc::ok);
+  }
+  batch_iterator it(blob);
+  int n = 0;
+  while (const batch_view* v = it.next()) {
+    EXPECT_TRUE(crc_ok(v->bytes));
+    EXPECT_EQ(v->header.base_offset, n * 10);
+    EXPECT_EQ(v->header.base_timestamp, n);
+    EXPECT_EQ(decode_records(v->bytes, kCap).value().records.size(), 2u);
+    ++n;
+  }
+  EXPECT_EQ(n, 3);
+  EXPECT_EQ(it.consumed(), blob.size());
+  size_t before = blob.size();
+  b.clear();
+  EXPECT_EQ(b.build_into(blob), errc::invalid_data);  // empty: nothing appended
+  EXPECT_EQ(blob.size(), before);
+}
+
 TEST(RecordBatch, CrcMismatchDetected) {
   auto bytes = sample_batch();
   for (size_t i = kAttributesOffset; i < bytes.size(); ++i) {
