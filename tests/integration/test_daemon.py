@@ -138,21 +138,33 @@ class ApiVersions(unittest.TestCase):
                 self.assertEqual(struct.unpack(">i", recv_frame(s)[:4])[0], i)
 
     def test_kafka_python_reads_api_versions(self):
-        """kafka-python (Debian python3-kafka) infers the broker version from ApiVersions."""
+        """kafka-python (Debian python3-kafka) encodes ApiVersions v0-v2 and parses our answers."""
         script = (
-            "import sys\n"
+            "import selectors, socket, sys\n"
             "from kafka.conn import BrokerConnection\n"
-            "import socket\n"
-            "c = BrokerConnection('127.0.0.1', int(sys.argv[1]), socket.AF_INET)\n"
-            "c.connect_blocking(timeout=10)\n"
-            "print('VERSIONS', sorted(c.get_api_versions().items()) if hasattr(c, 'get_api_versions') else c.check_version(timeout=10))\n"
+            "from kafka.protocol.admin import ApiVersionRequest\n"
+            "c = BrokerConnection('127.0.0.1', int(sys.argv[1]), socket.AF_INET,\n"
+            "                     api_version=(2, 5, 0))\n"
+            "assert c.connect_blocking(timeout=10)\n"
+            "for v in range(len(ApiVersionRequest)):\n"
+            "    f = c.send(ApiVersionRequest[v]())\n"
+            "    sel = selectors.DefaultSelector()\n"
+            "    sel.register(c._sock, selectors.EVENT_READ)\n"
+            "    while not f.is_done:\n"
+            "        sel.select(1)\n"
+            "        for resp, fut in c.recv():\n"
+            "            fut.success(resp)\n"
+            "    r = f.value\n"
+            "    print('V', v, r.error_code, sorted(r.api_versions))\n"
         )
         with Sluiced() as b:
             r = subprocess.run(["/usr/bin/python3", "-c", script, str(b.port)],
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertIn("VERSIONS", r.stdout)
-            self.assertIn("(18, (0, 4))", r.stdout)
+            lines = r.stdout.strip().splitlines()
+            self.assertEqual(len(lines), 3, r.stdout)
+            for v, line in enumerate(lines):
+                self.assertEqual(line, f"V {v} 0 [(18, 0, 4)]")
 
 
 class BadInput(unittest.TestCase):

@@ -23,7 +23,7 @@
 
 namespace {
 
-bool set(RdKafka::Conf *conf, const std::string &k, const std::string &v) {
+bool set(RdKafka::Conf* conf, const std::string& k, const std::string& v) {
   std::string err;
   if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
     std::fprintf(stderr, "conf %s=%s: %s\n", k.c_str(), v.c_str(), err.c_str());
@@ -39,19 +39,15 @@ std::string payload(int i) {
   return s;
 }
 
-int produce_codec(const std::string &brokers, const std::string &topic,
-                  const std::string &codec) {
-  std::unique_ptr<RdKafka::Conf> conf(
-      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+int produce_codec(const std::string& brokers, const std::string& topic, const std::string& codec) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   if (!set(conf.get(), "bootstrap.servers", brokers) ||
       !set(conf.get(), "client.id", "sluice-capture-cpp") ||
       !set(conf.get(), "enable.idempotence", "true") ||
-      !set(conf.get(), "compression.codec", codec) ||
-      !set(conf.get(), "linger.ms", "50"))
+      !set(conf.get(), "compression.codec", codec) || !set(conf.get(), "linger.ms", "50"))
     return 1;
   std::string err;
-  std::unique_ptr<RdKafka::Producer> p(
-      RdKafka::Producer::create(conf.get(), err));
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
   if (!p) {
     std::fprintf(stderr, "producer: %s\n", err.c_str());
     return 1;
@@ -59,40 +55,35 @@ int produce_codec(const std::string &brokers, const std::string &topic,
   for (int i = 0; i < 4; i++) {
     std::string key = "key-" + codec + "-" + std::to_string(i);
     std::string val = payload(i);
-    RdKafka::Headers *hdrs = RdKafka::Headers::create();
+    RdKafka::Headers* hdrs = RdKafka::Headers::create();
     hdrs->add("codec", codec);
     hdrs->add("seq", std::to_string(i));
-    RdKafka::ErrorCode ec = p->produce(
-        topic, 0, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char *>(val.data()), val.size(), key.data(), key.size(),
-        0, hdrs, nullptr);
+    RdKafka::ErrorCode ec =
+        p->produce(topic, 0, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(val.data()),
+                   val.size(), key.data(), key.size(), 0, hdrs, nullptr);
     if (ec != RdKafka::ERR_NO_ERROR) {
       delete hdrs;  // ownership only transfers on success
-      std::fprintf(stderr, "produce(%s): %s\n", codec.c_str(),
-                   RdKafka::err2str(ec).c_str());
+      std::fprintf(stderr, "produce(%s): %s\n", codec.c_str(), RdKafka::err2str(ec).c_str());
     }
     p->poll(0);
   }
   RdKafka::ErrorCode ec = p->flush(10000);
-  std::fprintf(stderr, "codec %s flush: %s\n", codec.c_str(),
-               RdKafka::err2str(ec).c_str());
+  std::fprintf(stderr, "codec %s flush: %s\n", codec.c_str(), RdKafka::err2str(ec).c_str());
   return ec == RdKafka::ERR_NO_ERROR ? 0 : 1;
 }
 
-void transactional(const std::string &brokers, const std::string &topic) {
-  std::unique_ptr<RdKafka::Conf> conf(
-      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+void transactional(const std::string& brokers, const std::string& topic) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   set(conf.get(), "bootstrap.servers", brokers);
   set(conf.get(), "client.id", "sluice-capture-cpp-txn");
   set(conf.get(), "transactional.id", "sluice-capture-txn");
   std::string err;
-  std::unique_ptr<RdKafka::Producer> p(
-      RdKafka::Producer::create(conf.get(), err));
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
   if (!p) {
     std::fprintf(stderr, "txn producer: %s\n", err.c_str());
     return;
   }
-  auto report = [](const char *what, RdKafka::Error *e) {
+  auto report = [](const char* what, RdKafka::Error* e) {
     if (e) {
       std::fprintf(stderr, "txn %s: %s\n", what, e->str().c_str());
       delete e;
@@ -103,27 +94,22 @@ void transactional(const std::string &brokers, const std::string &topic) {
   if (!report("init", p->init_transactions(10000))) return;
   if (!report("begin", p->begin_transaction())) return;
   std::string val = payload(100);
-  p->produce(topic, 0, RdKafka::Producer::RK_MSG_COPY,
-             const_cast<char *>(val.data()), val.size(), "txn-key", 7, 0,
-             nullptr);
+  p->produce(topic, 0, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(val.data()), val.size(),
+             "txn-key", 7, 0, nullptr);
   report("commit", p->commit_transaction(10000));
 }
 
-int consume(const std::string &brokers, const std::string &topic,
-            const std::string &group) {
-  std::unique_ptr<RdKafka::Conf> conf(
-      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+int consume(const std::string& brokers, const std::string& topic, const std::string& group) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   if (!set(conf.get(), "bootstrap.servers", brokers) ||
       !set(conf.get(), "client.id", "sluice-capture-cpp-consumer") ||
-      !set(conf.get(), "group.id", group) ||
-      !set(conf.get(), "auto.offset.reset", "earliest") ||
+      !set(conf.get(), "group.id", group) || !set(conf.get(), "auto.offset.reset", "earliest") ||
       !set(conf.get(), "enable.auto.commit", "false") ||
       !set(conf.get(), "heartbeat.interval.ms", "500") ||
       !set(conf.get(), "session.timeout.ms", "6000"))
     return 1;
   std::string err;
-  std::unique_ptr<RdKafka::KafkaConsumer> c(
-      RdKafka::KafkaConsumer::create(conf.get(), err));
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!c) {
     std::fprintf(stderr, "consumer: %s\n", err.c_str());
     return 1;
@@ -142,17 +128,15 @@ int consume(const std::string &brokers, const std::string &topic,
     if (!m) continue;
     if (m->err() == RdKafka::ERR_NO_ERROR) {
       if (got++ == 0)
-        stop_at = std::min(deadline, std::chrono::steady_clock::now() +
-                                         std::chrono::seconds(2));
-    } else if (m->err() != RdKafka::ERR__TIMED_OUT &&
-               m->err() != RdKafka::ERR__PARTITION_EOF) {
+        stop_at = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    } else if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF) {
       std::fprintf(stderr, "consume: %s\n", m->errstr().c_str());
     }
   }
   std::fprintf(stderr, "consumed %d messages\n", got);
   ec = c->commitSync();
   std::fprintf(stderr, "commitSync: %s\n", RdKafka::err2str(ec).c_str());
-  std::vector<RdKafka::TopicPartition *> parts;
+  std::vector<RdKafka::TopicPartition*> parts;
   c->assignment(parts);
   if (!parts.empty()) {
     ec = c->committed(parts, 5000);
@@ -165,14 +149,14 @@ int consume(const std::string &brokers, const std::string &topic,
 
 }  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr, "usage: %s <bootstrap> <topic> <group>\n", argv[0]);
     return 2;
   }
   std::string brokers = argv[1], topic = argv[2], group = argv[3];
   int rc = 0;
-  for (const char *codec : {"none", "gzip", "snappy", "lz4", "zstd"})
+  for (const char* codec : {"none", "gzip", "snappy", "lz4", "zstd"})
     rc |= produce_codec(brokers, topic, codec);
   transactional(brokers, topic);
   rc |= consume(brokers, topic, group);

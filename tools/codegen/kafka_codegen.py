@@ -866,7 +866,10 @@ void get_struct(wire::reader& r, std::optional<T>& s, bool nullable, int16_t ver
     s.reset();
     return;
   }
-  s.emplace().decode(r, version);
+  // Not s.emplace(): clang caches is_constructible of a nested struct as false while its
+  // enclosing message is incomplete, which rejects emplace() with no arguments.
+  s = T{};
+  s->decode(r, version);
 }
 
 // Writes known (ascending by tag) and unknown tagged fields merged in ascending tag order.
@@ -975,7 +978,8 @@ def rand_value(o, f, m, x, depth):
         o(f"{x}.reset();")
         o.end("} else {")
         o.ind += 1
-        o(f"auto& val = {x}.emplace();")
+        o(f"{x} = std::decay_t<decltype({x})>::value_type{{}};  // not emplace(): see detail.h")
+        o(f"auto& val = *{x};")
         x = "val"
     if f.is_array:
         o(f"{x}.resize(g.count(depth));")
