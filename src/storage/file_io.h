@@ -1,0 +1,131 @@
+#pragma once
+// File I/O behind one interface, so storage code runs unchanged on the real disk and on a
+// fault-injecting wrapper that simulates short writes, ENOSPC, EIO and power loss.
+//
+// Contract:
+// - Errors are values. errno ENOSPC maps to errc::no_space, ENOENT to errc::not_found, every
+//   other failure to errc::io_error. Nothing throws.
+// - pwrite/append write all bytes or return an error; after an error an unknown prefix of the
+//   bytes may be on disk (a torn write), so callers that care truncate back.
+// - pread returns the number of bytes read; fewer than asked only at end of file.
+// - fdatasync makes the file's data (and size) durable; directory entries (create, rename,
+//   remove) are durable only after sync_dir of the parent.
+// - create() opens read-write, creating the file if missing; it never truncates an existing
+//   file. open() requires the file to exist.
+// - A `file` must not outlive the file_system that made it.
+//
+// Thread safety: a file_system may be shared between threads (posix_file_system holds no state);
+// a `file` handle is used by one thread at a time. fault_injection_file_system is single-threaded.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "src/base/errc.h"
+
+namespace sluice::storage {
+
+class file {
+ public:
+  virtual ~file() = default;
+
+  virtual result<size_t> pread(uint64_t offset, std::span<uint8_t> out) = 0;
+  virtual std::error_code pwrite(uint64_t offset, std::span<const uint8_t> data) = 0;
+  // Writes at the current end of the file (as tracked by this handle).
+  virtual std::error_code append(std::span<const uint8_t> data) = 0;
+  virtual std::error_code fdatasync() = 0;
+  virtual std::error_code truncate(uint64_t size) = 0;
+  virtual result<uint64_t> size() = 0;
+  virtual const std::string& path() const = 0;
+  // The OS descriptor for sendfile(2), or -1 when there is none.
+  virtual int native_handle() const = 0;
+};
+
+class file_system {
+ public:
+  virtual ~file_system() = default;
+
+  virtual result<std::unique_ptr<file>> open(const std::string& path) = 0;
+  virtual result<std::unique_ptr<file>> create(const std::string& path) = 0;
+  virtual std::error_code rename(const std::string& from, const std::string& to) = 0;
+  virtual std::error_code remove(const std::string& path) = 0;
+  // File names (not paths) in `dir`, without "." and "..", in no particular order.
+  virtual result<std::vector<std::string>> list_dir(const std::string& dir) = 0;
+  // Creates `dir` and missing parents; an existing directory is not an error.
+  virtual std::error_code mkdir(const std::string& dir) = 0;
+  virtual std::error_code sync_dir(const std::string& dir) = 0;
+};
+
+// open(2)/pread/pwrite/fdatasync. Retries EINTR and short transfers.
+class posix_file_system final : public file_system {
+ public:
+  result<std::unique_ptr<file>> open(const std::string& path) override;
+  result<std::unique_ptr<file>> create(const std::string& path) override;
+  std::error_code rename(const std::string& from, const std::string& to) override;
+  std::error_code remove(const std::string& path) override;
+  result<std::vector<std::string>> list_dir(const std::string& dir) override;
+  std::error_code mkdir(const std::string& dir) override;
+  std::error_code sync_dir(const std::string& dir) override;
+};
+
+// The errc for an errno value (see the contract above).
+std::error_code error_from_errno(int e);
+
+// Wraps another file_system and injects faults into it. Power loss is modelled pessimistically:
+// power_cut() truncates every file this wrapper has seen back to the size it had at its last
+// successful fdatasync (files created and never synced become empty; files that existed before
+// the wrapper first opened them count as synced at that size). Overwrites inside the synced
+// prefix are not rolled back; storage only ever appends and truncates, so that is enough.
+class fault_injection_file_system final : public file_system {
+ public:
+  enum class fault {
+    short_write,  // half the bytes are written, then errc::io_error
+    no_space,     // nothing is written, errc::no_space
+    io_error,     // nothing is written, errc::io_error
+  };
+
+  explicit fault_injection_file_system(file_system& inner) : _inner(&inner) {}
+
+  // The next `count` pwrite/append calls (any file) fail with `f`.
+  void fail_writes(fault f, int count) {
+    _write_fault = f;
+    _write_faults = count;
+  }
+  // The next `count` fdatasync calls fail with errc::io_error (and sync nothing).
+  void fail_syncs(int count) { _sync_faults = count; }
+  // The next `count` pread calls fail with errc::io_error.
+  void fail_reads(int count) { _read_faults = count; }
+  // Drops everything not fdatasync'ed. Open handles must not be used afterwards.
+  std::error_code power_cut();
+  // Size at the last fdatasync of `path` (0 if never synced or unknown).
+  uint64_t synced_size(const std::string& path) const;
+
+  result<std::unique_ptr<file>> open(const std::string& path) override;
+  result<std::unique_ptr<file>> create(const std::string& path) override;
+  std::error_code rename(const std::string& from, const std::string& to) override;
+  std::error_code remove(const std::string& path) override;
+  result<std::vector<std::string>> list_dir(const std::string& dir) override;
+  std::error_code mkdir(const std::string& dir) override;
+  std::error_code sync_dir(const std::string& dir) override;
+
+ private:
+  friend class fault_file;
+  // Consumes one pending write fault, if any.
+  bool take_write_fault(fault& f);
+  bool take_sync_fault();
+  bool take_read_fault();
+  result<std::unique_ptr<file>> wrap(result<std::unique_ptr<file>> f, bool existed);
+
+  file_system* _inner;
+  std::map<std::string, uint64_t> _synced;  // path -> durable size
+  fault _write_fault = fault::io_error;
+  int _write_faults = 0;
+  int _sync_faults = 0;
+  int _read_faults = 0;
+};
+
+}  // namespace sluice::storage

@@ -1,0 +1,250 @@
+#include "src/storage/segment.h"
+
+#include <algorithm>
+#include <array>
+#include <cinttypes>
+#include <cstdio>
+
+#include "src/base/byte_order.h"
+#include "src/protocol/record_batch.h"
+
+namespace sluice::storage {
+namespace {
+
+constexpr size_t kIndexEntrySize = 8;
+
+std::string offset_name(int64_t base_offset, const char* ext) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020" PRId64 "%s", base_offset, ext);
+  return buf;
+}
+
+}  // namespace
+
+std::string segment::log_name(int64_t base_offset) { return offset_name(base_offset, ".log"); }
+std::string segment::index_name(int64_t base_offset) { return offset_name(base_offset, ".index"); }
+
+std::error_code segment::open_files(bool truncate) {
+  const std::string log_path = _dir + "/" + log_name(_base_offset);
+  const std::string index_path = _dir + "/" + index_name(_base_offset);
+  auto log = truncate ? _fs->create(log_path) : _fs->open(log_path);
+  if (!log) return log.error();
+  _log = std::move(log).value();
+  auto index = _fs->create(index_path);  // a missing index is rebuilt, not an error
+  if (!index) return index.error();
+  _index_file = std::move(index).value();
+  if (truncate) {
+    if (auto ec = _log->truncate(0)) return ec;
+    if (auto ec = _index_file->truncate(0)) return ec;
+  }
+  auto size = _log->size();
+  if (!size) return size.error();
+  _size = size.value();
+  return {};
+}
+
+result<std::unique_ptr<segment>> segment::create(file_system& fs, const std::string& dir,
+                                                 int64_t base_offset, segment_options opts) {
+  std::unique_ptr<segment> s(new segment(fs, dir, base_offset, opts));
+  if (auto ec = s->open_files(true)) return ec;
+  return s;
+}
+
+result<std::unique_ptr<segment>> segment::open(file_system& fs, const std::string& dir,
+                                               int64_t base_offset, segment_options opts) {
+  std::unique_ptr<segment> s(new segment(fs, dir, base_offset, opts));
+  if (auto ec = s->open_files(false)) return ec;
+  if (s->load_index(s->_size)) {
+    uint64_t from = s->_index.empty() ? 0 : s->_index.back().position;
+    if (!s->_index.empty()) s->_next_offset = base_offset + s->_index.back().relative_offset;
+    if (auto ec = s->scan(from, false)) return ec;
+    return s;
+  }
+  s->_index.clear();
+  if (auto ec = s->_index_file->truncate(0)) return ec;
+  s->_index_written = 0;
+  if (auto ec = s->scan(0, false)) return ec;
+  if (auto ec = s->write_index()) return ec;
+  return s;
+}
+
+result<std::unique_ptr<segment>> segment::open_and_recover(file_system& fs, const std::string& dir,
+                                                           int64_t base_offset,
+                                                           segment_options opts,
+                                                           recovery_result* out) {
+  std::unique_ptr<segment> s(new segment(fs, dir, base_offset, opts));
+  if (auto ec = s->open_files(false)) return ec;
+  if (auto ec = s->scan(0, true)) return ec;
+  if (auto ec = s->_index_file->truncate(0)) return ec;
+  s->_index_written = 0;
+  if (auto ec = s->write_index()) return ec;
+  if (out != nullptr) *out = s->_recovery;
+  return s;
+}
+
+bool segment::load_index(uint64_t log_size) {
+  auto size = _index_file->size();
+  if (!size || size.value() % kIndexEntrySize != 0) return false;
+  wire::bytes buf(size.value());
+  auto n = _index_file->pread(0, buf);
+  if (!n || n.value() != buf.size()) return false;
+  std::vector<index_entry> entries;
+  entries.reserve(buf.size() / kIndexEntrySize);
+  for (size_t i = 0; i < buf.size(); i += kIndexEntrySize) {
+    index_entry e{be::load_u32(&buf[i]), be::load_u32(&buf[i + 4])};
+    // Entries strictly increase in both fields and point inside the log.
+    if (e.position >= log_size) return false;
+    if (!entries.empty() && (e.relative_offset <= entries.back().relative_offset ||
+                             e.position <= entries.back().position)) {
+      return false;
+    }
+    entries.push_back(e);
+  }
+  _index = std::move(entries);
+  _index_written = _index.size();
+  return true;
+}
+
+void segment::maybe_index(uint64_t position, int64_t base_offset, uint64_t batch_size) {
+  bool indexed = !_index.empty() && _index.back().position >= position;
+  if (!indexed && _bytes_since_entry >= _opts.index_interval_bytes) {
+    _index.push_back(
+        {static_cast<uint32_t>(base_offset - _base_offset), static_cast<uint32_t>(position)});
+    _bytes_since_entry = 0;
+  }
+  _bytes_since_entry += batch_size;
+}
+
+std::error_code segment::scan(uint64_t position, bool validate) {
+  const uint64_t file_size = _size;
+  uint64_t pos = position;
+  int64_t expected = _next_offset;
+  bool bad = false;
+  std::array<uint8_t, records::kHeaderSize> head;
+  wire::bytes batch;
+  while (pos < file_size) {
+    if (file_size - pos < records::kHeaderSize) {
+      bad = true;  // torn header
+      break;
+    }
+    auto n = _log->pread(pos, head);
+    if (!n) return n.error();
+    if (n.value() != head.size()) {
+      bad = true;
+      break;
+    }
+    auto h = records::parse_batch_header(head);
+    if (!h || h.value().base_offset < expected || pos + h.value().size_bytes() > file_size ||
+        h.value().last_offset() - _base_offset > int64_t{UINT32_MAX}) {
+      bad = true;
+      break;
+    }
+    const uint64_t size = h.value().size_bytes();
+    if (validate) {
+      batch.resize(size);
+      auto m = _log->pread(pos, batch);
+      if (!m) return m.error();
+      if (m.value() != size || !records::validate_batch(batch)) {
+        bad = true;
+        break;
+      }
+    }
+    maybe_index(pos, h.value().base_offset, size);
+    expected = h.value().last_offset() + 1;
+    pos += size;
+    ++_recovery.batches;
+  }
+  if (bad && !validate) return errc::invalid_data;  // only recover() may drop data
+  if (bad) {
+    if (auto ec = _log->truncate(pos)) return ec;
+    if (auto ec = _log->fdatasync()) return ec;
+  }
+  _recovery.valid_bytes = pos;
+  _recovery.truncated_bytes = file_size - pos;
+  _size = pos;
+  _next_offset = expected;
+  return {};
+}
+
+result<segment::appended> segment::append(std::span<uint8_t> batch) {
+  if (_failed) return errc::io_error;
+  SLUICE_TRY(h, records::parse_batch_header(batch));
+  if (h.size_bytes() != batch.size()) return errc::invalid_length;
+  if (_size + batch.size() > kMaxSize) return errc::too_large;
+  if (_next_offset + h.last_offset_delta - _base_offset > int64_t{UINT32_MAX}) {
+    return errc::too_large;
+  }
+  // Assigning the offset touches only baseOffset, which the CRC does not cover.
+  be::store_i64(batch.data(), _next_offset);
+  if (auto ec = _log->pwrite(_size, batch)) {
+    // Drop whatever prefix reached the file, so the log ends on a batch boundary again.
+    if (_log->truncate(_size)) _failed = true;
+    return ec;
+  }
+  appended a{_next_offset, _next_offset + h.last_offset_delta, _size};
+  maybe_index(_size, _next_offset, batch.size());
+  _size += batch.size();
+  _next_offset = a.last_offset + 1;
+  return a;
+}
+
+result<uint64_t> segment::lookup(int64_t offset) {
+  if (offset < _base_offset || offset >= _next_offset) return errc::not_found;
+  const auto rel = static_cast<uint32_t>(offset - _base_offset);
+  auto it =
+      std::upper_bound(_index.begin(), _index.end(), rel,
+                       [](uint32_t r, const index_entry& e) { return r < e.relative_offset; });
+  uint64_t pos = it == _index.begin() ? 0 : std::prev(it)->position;
+  std::array<uint8_t, records::kHeaderSize> head;
+  while (pos < _size) {
+    SLUICE_TRY(n, _log->pread(pos, head));
+    if (n != head.size()) return errc::truncated;
+    SLUICE_TRY(h, records::parse_batch_header(head));
+    if (h.last_offset() >= offset) return pos;
+    pos += h.size_bytes();
+  }
+  return errc::not_found;
+}
+
+result<byte_range> segment::read(int64_t offset, size_t max_bytes) {
+  SLUICE_TRY(start, lookup(offset));
+  // Tailing consumers usually want everything that is left: no header walk needed.
+  if (_size - start <= max_bytes) return byte_range{start, _size - start};
+  std::array<uint8_t, records::kHeaderSize> head;
+  uint64_t pos = start;
+  while (pos < _size) {
+    SLUICE_TRY(n, _log->pread(pos, head));
+    if (n != head.size()) return errc::truncated;
+    SLUICE_TRY(h, records::parse_batch_header(head));
+    // KIP-74: the first batch goes out whole even when it alone exceeds max_bytes.
+    if (pos > start && pos - start + h.size_bytes() > max_bytes) break;
+    pos += h.size_bytes();
+  }
+  return byte_range{start, pos - start};
+}
+
+result<wire::bytes> segment::read_bytes(byte_range r) {
+  if (r.position + r.length > _size) return errc::invalid_length;
+  wire::bytes out(r.length);
+  SLUICE_TRY(n, _log->pread(r.position, out));
+  if (n != out.size()) return errc::truncated;
+  return out;
+}
+
+std::error_code segment::flush() { return _log->fdatasync(); }
+
+std::error_code segment::write_index() {
+  if (_index_written < _index.size()) {
+    wire::bytes buf((_index.size() - _index_written) * kIndexEntrySize);
+    for (size_t i = _index_written, j = 0; i < _index.size(); ++i, j += kIndexEntrySize) {
+      be::store_u32(&buf[j], _index[i].relative_offset);
+      be::store_u32(&buf[j + 4], _index[i].position);
+    }
+    // pwrite at the known end overwrites any torn entry a failed earlier attempt left.
+    if (auto ec = _index_file->pwrite(_index_written * kIndexEntrySize, buf)) return ec;
+    _index_written = _index.size();
+  }
+  return _index_file->fdatasync();
+}
+
+}  // namespace sluice::storage

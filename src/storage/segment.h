@@ -1,0 +1,135 @@
+#pragma once
+// One log segment: `<base offset, 20 digits>.log` holding record batches exactly in Kafka wire
+// format v2 (so Fetch can send a byte range of it as is), and `<base offset>.index`, a sparse
+// offset index. Formats: docs/formats/segment.md.
+//
+// Contract:
+// - append() takes one whole v2 batch, rewrites its baseOffset field in place to next_offset()
+//   (the CRC covers attributes onwards, so it stays valid) and writes it at the end of .log.
+//   On a failed write the .log is truncated back, so the segment stays as it was; if even that
+//   fails the segment refuses further appends (errc::io_error) until it is reopened.
+// - Index entries (relative base offset, position) are kept in memory and written to .index by
+//   write_index(); the index of the active segment is rebuilt by recover() after a restart, so
+//   it need not be durable. A batch gets an entry once index_interval_bytes of batches were
+//   appended since the previous entry.
+// - lookup(offset) is the position of the batch holding `offset`; read(offset, max) covers
+//   whole batches from that one on, at least one even if it is larger than max (KIP-74).
+// - Offsets outside [base_offset(), next_offset()) are errc::not_found.
+// - recover() scans .log, validates every batch (header, size, CRC, increasing offsets),
+//   truncates a torn or corrupt tail and rebuilds the index.
+//
+// Thread safety: none; a segment belongs to its log, which belongs to one shard.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "src/base/errc.h"
+#include "src/protocol/wire.h"
+#include "src/storage/file_io.h"
+
+namespace sluice::storage {
+
+struct segment_options {
+  uint32_t index_interval_bytes = 4096;
+};
+
+// A byte range of a segment's .log: whole batches.
+struct byte_range {
+  uint64_t position = 0;
+  uint64_t length = 0;
+};
+
+struct index_entry {
+  uint32_t relative_offset = 0;  // batch base offset - segment base offset
+  uint32_t position = 0;         // byte position of the batch in .log
+};
+
+struct recovery_result {
+  uint64_t valid_bytes = 0;      // the .log size after recovery
+  uint64_t truncated_bytes = 0;  // bytes dropped from the tail
+  size_t batches = 0;
+};
+
+class segment {
+ public:
+  static constexpr uint64_t kMaxSize = UINT32_MAX;  // index positions are u32
+
+  // File names for a base offset: "00000000000000000042.log" / ".index".
+  static std::string log_name(int64_t base_offset);
+  static std::string index_name(int64_t base_offset);
+
+  // Creates empty .log/.index files (existing ones are truncated).
+  static result<std::unique_ptr<segment>> create(file_system& fs, const std::string& dir,
+                                                 int64_t base_offset, segment_options opts);
+  // Opens an existing segment. Loads .index if it is well-formed, otherwise rebuilds it from .log;
+  // finds next_offset() by scanning from the last index entry. Use recover() instead for a
+  // segment that may have a torn tail (the active one after a crash).
+  static result<std::unique_ptr<segment>> open(file_system& fs, const std::string& dir,
+                                               int64_t base_offset, segment_options opts);
+
+  // Opens an existing segment and runs recover() on it.
+  static result<std::unique_ptr<segment>> open_and_recover(file_system& fs, const std::string& dir,
+                                                           int64_t base_offset,
+                                                           segment_options opts,
+                                                           recovery_result* out = nullptr);
+
+  int64_t base_offset() const { return _base_offset; }
+  int64_t next_offset() const { return _next_offset; }
+  uint64_t size_bytes() const { return _size; }
+  bool empty() const { return _size == 0; }
+  const std::vector<index_entry>& index() const { return _index; }
+
+  struct appended {
+    int64_t base_offset;
+    int64_t last_offset;
+    uint64_t position;
+  };
+  // `batch` must be exactly one v2 batch (header and size are checked here; the CRC is checked
+  // by the caller, see log::append). errc::too_large if the segment would exceed kMaxSize.
+  result<appended> append(std::span<uint8_t> batch);
+
+  result<uint64_t> lookup(int64_t offset);
+  result<byte_range> read(int64_t offset, size_t max_bytes);
+  // Copies a byte range of .log (tests, and Fetch until it uses sendfile).
+  result<wire::bytes> read_bytes(byte_range r);
+
+  std::error_code flush();        // fdatasync of .log
+  std::error_code write_index();  // writes pending entries to .index and fdatasyncs it
+
+  recovery_result last_recovery() const { return _recovery; }
+  file& log_file() { return *_log; }
+
+ private:
+  segment(file_system& fs, std::string dir, int64_t base_offset, segment_options opts)
+      : _fs(&fs),
+        _dir(std::move(dir)),
+        _base_offset(base_offset),
+        _opts(opts),
+        _next_offset(base_offset) {}
+
+  std::error_code open_files(bool truncate);
+  // Walks batch headers from `position` (a batch boundary) to the end of .log, adding index
+  // entries. With `validate`, checks every CRC and truncates the first bad or torn batch.
+  std::error_code scan(uint64_t position, bool validate);
+  bool load_index(uint64_t log_size);
+  void maybe_index(uint64_t position, int64_t base_offset, uint64_t batch_size);
+
+  file_system* _fs;
+  std::string _dir;
+  int64_t _base_offset;
+  segment_options _opts;
+  int64_t _next_offset;
+  uint64_t _size = 0;
+  uint64_t _bytes_since_entry = 0;
+  std::unique_ptr<file> _log;
+  std::unique_ptr<file> _index_file;
+  std::vector<index_entry> _index;
+  size_t _index_written = 0;  // entries already in .index
+  bool _failed = false;
+  recovery_result _recovery;
+};
+
+}  // namespace sluice::storage

@@ -1,0 +1,227 @@
+#include "src/storage/segment.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "src/base/byte_order.h"
+#include "tests/unit/storage/storage_test_util.h"
+
+namespace sluice::storage {
+namespace {
+
+using testing::append;
+using testing::make_batch;
+using testing::temp_dir;
+
+struct fixture {
+  temp_dir dir;
+  posix_file_system fs;
+
+  std::unique_ptr<segment> create(int64_t base, uint32_t interval = 4096) {
+    return segment::create(fs, dir.path(), base, {interval}).value();
+  }
+};
+
+TEST(Segment, FileNamesAreTwentyDigits) {
+  EXPECT_EQ(segment::log_name(42), "00000000000000000042.log");
+  EXPECT_EQ(segment::index_name(42), "00000000000000000042.index");
+}
+
+TEST(Segment, AppendAssignsOffsetsAndKeepsCrc) {
+  fixture f;
+  auto s = f.create(100);
+  EXPECT_EQ(s->next_offset(), 100);
+  auto b1 = make_batch(3);
+  auto b2 = make_batch(1);
+  auto a1 = s->append(b1).value();
+  auto a2 = s->append(b2).value();
+  EXPECT_EQ(a1.base_offset, 100);
+  EXPECT_EQ(a1.last_offset, 102);
+  EXPECT_EQ(a1.position, 0u);
+  EXPECT_EQ(a2.base_offset, 103);
+  EXPECT_EQ(a2.last_offset, 103);
+  EXPECT_EQ(a2.position, b1.size());
+  EXPECT_EQ(s->next_offset(), 104);
+  EXPECT_EQ(s->size_bytes(), b1.size() + b2.size());
+
+  auto bytes = s->read_bytes({0, s->size_bytes()}).value();
+  records::batch_iterator it(bytes);
+  auto* v = it.next();
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->header.base_offset, 100);
+  EXPECT_TRUE(records::validate_batch(v->bytes));  // rewriting baseOffset keeps the CRC valid
+  v = it.next();
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->header.base_offset, 103);
+  EXPECT_TRUE(records::validate_batch(v->bytes));
+  EXPECT_EQ(it.next(), nullptr);
+  EXPECT_EQ(it.error(), errc::ok);
+}
+
+TEST(Segment, RejectsMalformedBatches) {
+  fixture f;
+  auto s = f.create(0);
+  auto b = make_batch(1);
+  b.push_back(0);  // one byte more than batchLength says
+  EXPECT_EQ(s->append(b).error(), errc::invalid_length);
+  wire::bytes tiny(10, 0);
+  EXPECT_EQ(s->append(tiny).error(), errc::truncated);
+  EXPECT_TRUE(s->empty());
+}
+
+TEST(Segment, ReadCoversWholeBatchesAndAtLeastOne) {
+  fixture f;
+  auto s = f.create(0);
+  auto small = make_batch(1, 10);
+  auto big = make_batch(2, 5000);
+  auto a0 = s->append(small).value();
+  auto a1 = s->append(big).value();
+  auto a2 = s->append(small).value();
+  const uint64_t total = s->size_bytes();
+
+  // KIP-74: an oversized first batch comes back whole.
+  auto r = s->read(a1.base_offset, 100).value();
+  EXPECT_EQ(r.position, a1.position);
+  EXPECT_EQ(r.length, big.size());
+  // max_bytes stops before a batch that does not fit.
+  r = s->read(0, small.size() + 100).value();
+  EXPECT_EQ(r.position, 0u);
+  EXPECT_EQ(r.length, small.size());
+  // Everything when it fits.
+  r = s->read(0, total).value();
+  EXPECT_EQ(r.length, total);
+  r = s->read(a2.base_offset, 1).value();
+  EXPECT_EQ(r.position, a2.position);
+  EXPECT_EQ(r.length, small.size());
+  (void)a0;
+}
+
+TEST(Segment, OffsetInsideABatchReturnsThatBatch) {
+  fixture f;
+  auto s = f.create(10);
+  ASSERT_TRUE(append(*s, make_batch(5)));           // 10..14
+  auto second = append(*s, make_batch(5)).value();  // 15..19
+  for (int64_t o = 15; o <= 19; ++o) {
+    auto r = s->read(o, 1).value();
+    EXPECT_EQ(r.position, second.position) << o;
+    EXPECT_EQ(s->lookup(o).value(), second.position) << o;
+  }
+  EXPECT_EQ(s->lookup(12).value(), 0u);
+  EXPECT_EQ(s->lookup(9).error(), errc::not_found);
+  EXPECT_EQ(s->lookup(20).error(), errc::not_found);
+  EXPECT_EQ(s->read(20, 100).error(), errc::not_found);
+}
+
+// Appends batches of varying sizes and record counts; returns each batch's (base, last, pos).
+std::vector<segment::appended> fill(segment& s, int n) {
+  std::vector<segment::appended> out;
+  for (int i = 0; i < n; ++i) {
+    auto b = make_batch(1 + i % 4, 20 + (i * 37) % 300);
+    out.push_back(s.append(b).value());
+  }
+  return out;
+}
+
+void expect_lookups(segment& s, const std::vector<segment::appended>& batches) {
+  for (const auto& b : batches) {
+    for (int64_t o = b.base_offset; o <= b.last_offset; ++o) {
+      ASSERT_EQ(s.lookup(o).value(), b.position) << "offset " << o;
+    }
+  }
+}
+
+TEST(Segment, SparseIndexLookupsOverManyBatches) {
+  fixture f;
+  auto s = f.create(1000, 1024);
+  auto batches = fill(*s, 500);
+  // Roughly one entry per KiB of batches; strictly increasing.
+  EXPECT_GT(s->index().size(), s->size_bytes() / 2048);
+  EXPECT_LE(s->index().size(), s->size_bytes() / 1024 + 1);
+  for (size_t i = 1; i < s->index().size(); ++i) {
+    EXPECT_GT(s->index()[i].relative_offset, s->index()[i - 1].relative_offset);
+    EXPECT_GT(s->index()[i].position, s->index()[i - 1].position);
+  }
+  expect_lookups(*s, batches);
+}
+
+TEST(Segment, IndexEveryBatchWithZeroInterval) {
+  fixture f;
+  auto s = f.create(0, 0);
+  auto batches = fill(*s, 20);
+  EXPECT_EQ(s->index().size(), 20u);
+  expect_lookups(*s, batches);
+}
+
+TEST(Segment, OpenLoadsIndexOrRebuildsACorruptOne) {
+  fixture f;
+  std::vector<segment::appended> batches;
+  std::vector<index_entry> index;
+  {
+    auto s = f.create(7, 512);
+    batches = fill(*s, 200);
+    index = s->index();
+    ASSERT_FALSE(s->flush());
+    ASSERT_FALSE(s->write_index());
+  }
+  auto index_path = f.dir.file(segment::index_name(7));
+  EXPECT_EQ(std::filesystem::file_size(index_path), index.size() * 8);
+  {
+    auto s = segment::open(f.fs, f.dir.path(), 7, {512}).value();
+    EXPECT_EQ(s->next_offset(), batches.back().last_offset + 1);
+    ASSERT_EQ(s->index().size(), index.size());
+    expect_lookups(*s, batches);
+  }
+  // Garbage in the index (not a multiple of 8 bytes): rebuilt from the log.
+  {
+    std::ofstream out(index_path, std::ios::binary | std::ios::app);
+    out << "xyz";
+  }
+  {
+    auto s = segment::open(f.fs, f.dir.path(), 7, {512}).value();
+    EXPECT_EQ(s->index().size(), index.size());
+    expect_lookups(*s, batches);
+  }
+  EXPECT_EQ(std::filesystem::file_size(index_path), index.size() * 8);
+  // Entries pointing past the log: rebuilt too.
+  {
+    std::fstream io(index_path, std::ios::binary | std::ios::in | std::ios::out);
+    uint8_t e[8];
+    be::store_u32(e, 0xFFFFFF);
+    be::store_u32(e + 4, 0xFFFFFFF);
+    io.seekp(0);
+    io.write(reinterpret_cast<const char*>(e), 8);
+  }
+  auto s = segment::open(f.fs, f.dir.path(), 7, {512}).value();
+  expect_lookups(*s, batches);
+}
+
+TEST(Segment, RecoverTruncatesTornTail) {
+  fixture f;
+  std::vector<segment::appended> batches;
+  uint64_t good = 0;
+  {
+    auto s = f.create(0, 256);
+    batches = fill(*s, 50);
+    good = s->size_bytes();
+    auto last = make_batch(3, 100);
+    ASSERT_TRUE(s->append(last));
+  }
+  auto log_path = f.dir.file(segment::log_name(0));
+  std::filesystem::resize_file(log_path, std::filesystem::file_size(log_path) - 7);
+  // A plain open refuses a torn segment; recovery truncates it.
+  EXPECT_EQ(segment::open(f.fs, f.dir.path(), 0, {256}).error(), errc::invalid_data);
+  recovery_result rr;
+  auto s = segment::open_and_recover(f.fs, f.dir.path(), 0, {256}, &rr).value();
+  EXPECT_EQ(rr.valid_bytes, good);
+  EXPECT_GT(rr.truncated_bytes, 0u);
+  EXPECT_EQ(rr.batches, 50u);
+  EXPECT_EQ(s->size_bytes(), good);
+  EXPECT_EQ(std::filesystem::file_size(log_path), good);
+  EXPECT_EQ(s->next_offset(), batches.back().last_offset + 1);
+  expect_lookups(*s, batches);
+}
+
+}  // namespace
+}  // namespace sluice::storage
