@@ -1,0 +1,151 @@
+// sluice-bench-storage: end-to-end figures for the partition log on this machine's disk.
+//
+//   sluice-bench-storage [--dir DIR] [--mib N] [--json]
+//
+// append_mb_s         1 KiB records in 16 KiB batches appended to one log, page cache, no fsync
+// read_mb_s           sequential reads of the (cached) segments just written, 1 MiB at a time
+// recovery_s_per_gib  reopening after an unclean stop: the whole active segment is scanned,
+//                     lengths and CRCs validated, the index rebuilt
+//
+// Figures are wall-clock and depend on the machine; `./dev bench storage` runs this beside fio
+// on the same disk and prints the ratios.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "src/protocol/record_batch.h"
+#include "src/storage/file_io.h"
+#include "src/storage/log.h"
+
+namespace {
+
+using namespace sluice;
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+[[noreturn]] void die(const std::string& what, std::error_code ec) {
+  std::fprintf(stderr, "sluice-bench-storage: %s: %s\n", what.c_str(), ec.message().c_str());
+  std::exit(1);
+}
+
+// One 16 KiB batch of 16 x 1 KiB records; append() rewrites its base offset in place, so each
+// append gets a fresh copy of the template.
+wire::bytes make_batch() {
+  std::vector<uint8_t> value(1024);
+  for (size_t i = 0; i < value.size(); ++i) value[i] = static_cast<uint8_t>('a' + i % 26);
+  records::batch_builder b;
+  for (int i = 0; i < 16; ++i) b.add(1700000000000 + i, std::nullopt, value);
+  auto batch = b.build();
+  if (!batch) die("build batch", batch.error());
+  return std::move(batch.value());
+}
+
+struct figures {
+  double append_mb_s = 0;
+  double read_mb_s = 0;
+  double recovery_s_per_gib = 0;
+  uint64_t bytes = 0;
+};
+
+figures run(const std::string& dir, uint64_t total_bytes) {
+  figures f;
+  storage::posix_file_system fs;
+  const wire::bytes tmpl = make_batch();
+  wire::bytes batch = tmpl;
+  uint64_t batches = total_bytes / tmpl.size();
+  f.bytes = batches * tmpl.size();
+
+  // Append: one log, large segments so the active segment holds everything (recovery below).
+  storage::log_options opts;
+  opts.segment_bytes = storage::segment::kMaxSize;
+  {
+    auto lg = storage::log::open(fs, dir + "/p0", opts);
+    if (!lg) die("open log", lg.error());
+    auto t0 = clock_type::now();
+    for (uint64_t i = 0; i < batches; ++i) {
+      std::memcpy(batch.data(), tmpl.data(), tmpl.size());
+      auto r = lg.value()->append(batch);
+      if (!r) die("append", r.error());
+    }
+    f.append_mb_s = static_cast<double>(f.bytes) / 1e6 / seconds_since(t0);
+
+    // Read back sequentially, 1 MiB per read, as a consumer catching up would.
+    auto t1 = clock_type::now();
+    uint64_t read = 0;
+    int64_t offset = lg.value()->log_start_offset();
+    while (offset < lg.value()->log_end_offset()) {
+      auto bytes = lg.value()->read_bytes(offset, 1 << 20);
+      if (!bytes) die("read", bytes.error());
+      read += bytes.value().size();
+      records::batch_iterator it(bytes.value(), bytes.value().size());
+      int64_t last = offset;
+      while (const auto* b = it.next()) last = b->header.last_offset();
+      offset = last + 1;
+    }
+    f.read_mb_s = static_cast<double>(read) / 1e6 / seconds_since(t1);
+    // No close(): the next open sees an unclean stop and recovers the active segment.
+  }
+
+  auto t2 = clock_type::now();
+  auto lg = storage::log::open(fs, dir + "/p0", opts);
+  if (!lg) die("reopen log", lg.error());
+  double recovery_s = seconds_since(t2);
+  f.recovery_s_per_gib = recovery_s / (static_cast<double>(f.bytes) / (1ull << 30));
+  if (lg.value()->recovery().valid_bytes != f.bytes) {
+    std::fprintf(stderr, "sluice-bench-storage: recovery kept %llu of %llu bytes\n",
+                 static_cast<unsigned long long>(lg.value()->recovery().valid_bytes),
+                 static_cast<unsigned long long>(f.bytes));
+    std::exit(1);
+  }
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir;
+  uint64_t mib = 512;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--dir" && i + 1 < argc) {
+      dir = argv[++i];
+    } else if (a == "--mib" && i + 1 < argc) {
+      mib = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--json") {
+      json = true;
+    } else {
+      std::fprintf(stderr, "usage: sluice-bench-storage [--dir DIR] [--mib N] [--json]\n");
+      return 2;
+    }
+  }
+  bool own_dir = dir.empty();
+  if (own_dir) {
+    dir = (std::filesystem::temp_directory_path() /
+           ("sluice-bench-storage-" + std::to_string(::getpid())))
+              .string();
+  }
+  std::filesystem::create_directories(dir);
+  figures f = run(dir, mib << 20);
+  if (own_dir) std::filesystem::remove_all(dir);
+  if (json) {
+    std::printf(
+        "{\"bytes\": %llu, \"append_mb_s\": %.1f, \"read_mb_s\": %.1f, "
+        "\"recovery_s_per_gib\": %.3f}\n",
+        static_cast<unsigned long long>(f.bytes), f.append_mb_s, f.read_mb_s, f.recovery_s_per_gib);
+  } else {
+    std::printf("bytes               %llu\n", static_cast<unsigned long long>(f.bytes));
+    std::printf("append_mb_s         %.1f\n", f.append_mb_s);
+    std::printf("read_mb_s           %.1f\n", f.read_mb_s);
+    std::printf("recovery_s_per_gib  %.3f\n", f.recovery_s_per_gib);
+  }
+  return 0;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# bench/storage/run.sh BIN_DIR OUT_JSON [MIB]
+# Runs sluice-bench-storage and fio on the same disk, in the same run, and prints the ratios the
+# storage issue targets: append_mb_s >= 0.8 x fio sequential 16 KiB buffered writes, and
+# read_mb_s >= 0.8 x fio page-cache reads.
+set -euo pipefail
+bin=$1 out=$2 mib=${3:-512}
+dir=$(mktemp -d "${TMPDIR:-/var/tmp}/sluice-bench.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+
+fio_bw() {  # fio_bw NAME RW BS [extra args...] -> bytes/s
+  local name=$1 rw=$2 bs=$3
+  shift 3
+  fio --name="$name" --rw="$rw" --bs="$bs" --size="${mib}m" --ioengine=psync \
+    --filename="$dir/fio.dat" --output-format=json "$@" 2>/dev/null |
+    python3 -c "import json,sys; print(json.load(sys.stdin)['jobs'][0][sys.argv[1]]['bw_bytes'])" "$rw"
+}
+
+sluice=$("$bin/sluice-bench-storage" --dir "$dir/sluice" --mib "$mib" --json)
+rm -rf "$dir/sluice"
+fio_write=$(fio_bw seqwrite write 16k)
+# --invalidate=0 keeps the file just written in the page cache: this is the cached-read ceiling.
+fio_read=$(fio_bw cachedread read 1m --invalidate=0 --loops=3)
+
+python3 - "$sluice" "$fio_write" "$fio_read" "$out" <<'PY'
+import json, sys
+s = json.loads(sys.argv[1])
+fio_w, fio_r = float(sys.argv[2]) / 1e6, float(sys.argv[3]) / 1e6
+s["fio_write_mb_s"] = round(fio_w, 1)
+s["fio_cached_read_mb_s"] = round(fio_r, 1)
+s["append_vs_fio"] = round(s["append_mb_s"] / fio_w, 2)
+s["read_vs_fio"] = round(s["read_mb_s"] / fio_r, 2)
+with open(sys.argv[4], "w") as f:
+    json.dump(s, f, indent=2)
+print("| figure | sluice | fio | ratio | target |")
+print("|---|---|---|---|---|")
+print(f"| append MB/s (16 KiB batches, no fsync) | {s['append_mb_s']} | {s['fio_write_mb_s']} | {s['append_vs_fio']} | >= 0.8 |")
+print(f"| read MB/s (cached) | {s['read_mb_s']} | {s['fio_cached_read_mb_s']} | {s['read_vs_fio']} | >= 0.8 |")
+print(f"| recovery s/GiB (unclean restart) | {s['recovery_s_per_gib']} | | | < 1 |")
+PY
