@@ -26,7 +26,7 @@ void BM_Crc32cHardware(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(BM_Crc32cHardware)->Arg(4 << 10)->Arg(1 << 20);
+BENCHMARK(BM_Crc32cHardware)->Arg(61)->Arg(1 << 10)->Arg(4 << 10)->Arg(1 << 20);
 
 void BM_Crc32cPortable(benchmark::State& state) {
   auto buf = random_bytes(static_cast<size_t>(state.range(0)));
@@ -35,6 +35,6 @@ void BM_Crc32cPortable(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(BM_Crc32cPortable)->Arg(4 << 10)->Arg(1 << 20);
+BENCHMARK(BM_Crc32cPortable)->Arg(61)->Arg(1 << 10)->Arg(4 << 10)->Arg(1 << 20);
 
 }  // namespace

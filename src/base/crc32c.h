@@ -6,7 +6,8 @@
 //   extend(value(a), b) == value(a ++ b). Both take and return the finished (inverted) CRC, like
 //   LevelDB's crc32c::Extend, so callers never see the pre/post inversion.
 // - On x86-64 CPUs with SSE4.2 the CRC32 instruction is used (chosen once at runtime; no special
-//   compile flags). Elsewhere (s390x, aarch64 without a dedicated path) a slicing-by-8 table
+//   compile flags), as three interleaved streams recombined with compile-time tables (>= 768-byte
+//   inputs). Elsewhere (s390x, aarch64 without a dedicated path) a slicing-by-8 table
 //   implementation runs; it reads bytes individually, so it is correct on either byte order.
 // - `p` may be null when n == 0. Any alignment is fine.
 //

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string_view>
@@ -73,6 +74,54 @@ TEST(Crc32c, PortableMatchesHardwareLargeBuffer) {
   uint32_t expect = portable_extend(0, buf.data(), buf.size());
   EXPECT_EQ(value(buf.data(), buf.size()), expect);
   EXPECT_EQ(hardware_extend(0, buf.data(), buf.size()), expect);
+}
+
+// The hardware path interleaves three streams over blocks of 256 bytes (3 * 256 = 768 per
+// round) and 8192 bytes (3 * 8192 = 24576 per round); cover lengths around those boundaries.
+TEST(Crc32c, PortableMatchesHardwareAtBlockBoundaries) {
+  std::mt19937_64 rng(99);
+  std::vector<uint8_t> buf((1 << 20) + 3 + 16);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  const size_t lens[] = {255,   256,   257,   511,   512,   513,   767,     768,          769,
+                         1535,  1536,  1537,  8191,  8192,  8193,  24575,   24576,        24577,
+                         25343, 25344, 25345, 49151, 49152, 49153, 1 << 20, (1 << 20) + 3};
+  for (size_t len : lens) {
+    for (size_t align : {0, 1, 3, 7, 8, 13}) {
+      const uint8_t* p = buf.data() + align;
+      uint32_t seed = static_cast<uint32_t>(rng());
+      uint32_t expect = portable_extend(seed, p, len);
+      ASSERT_EQ(extend(seed, p, len), expect) << "align " << align << " len " << len;
+      if (hardware_available()) {
+        ASSERT_EQ(hardware_extend(seed, p, len), expect) << "align " << align << " len " << len;
+      }
+    }
+  }
+}
+
+TEST(Crc32c, RandomSplitsThroughExtend) {
+  std::mt19937_64 rng(2024);
+  std::vector<uint8_t> buf(200000);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  const uint32_t whole = portable_extend(0, buf.data(), buf.size());
+  ASSERT_EQ(value(buf.data(), buf.size()), whole);
+  for (int round = 0; round < 50; ++round) {
+    // Mix tiny, block-sized and multi-block pieces so every loop of the hardware path starts
+    // and ends at arbitrary offsets.
+    const size_t max_piece = (round % 3 == 0) ? 64 : (round % 3 == 1) ? 2000 : 60000;
+    uint32_t c = 0;
+    uint32_t hw = 0;
+    size_t off = 0;
+    while (off < buf.size()) {
+      size_t piece = std::min<size_t>(rng() % (max_piece + 1), buf.size() - off);
+      c = extend(c, buf.data() + off, piece);
+      if (hardware_available()) hw = hardware_extend(hw, buf.data() + off, piece);
+      off += piece;
+    }
+    ASSERT_EQ(c, whole) << "round " << round;
+    if (hardware_available()) {
+      ASSERT_EQ(hw, whole) << "round " << round;
+    }
+  }
 }
 
 }  // namespace
