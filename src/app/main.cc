@@ -14,9 +14,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "src/app/config_loader.h"
 #include "src/broker/broker.h"
+#include "src/broker/topic_manager.h"
+#include "src/meta/store.h"
 #include "src/net/server.h"
 #include "src/net/shard_pool.h"
 
@@ -43,6 +46,28 @@ std::string check_data_dir(const std::string& dir) {
   }
   std::filesystem::remove(probe, ec);
   return {};
+}
+
+// The cluster id (Kafka's 22-character base64 UUID) is made once and kept in the data dir.
+sluice::result<std::string> load_cluster_id(const std::string& dir) {
+  auto path = std::filesystem::path(dir) / "cluster.id";
+  std::ifstream in(path);
+  std::string id;
+  if (in && std::getline(in, id) && id.size() == 22) return id;
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::random_device rd;
+  id.clear();
+  for (int i = 0; i < 22; ++i) id += kAlphabet[rd() % 64];
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (!(out << id << "\n") || !out.flush()) return sluice::errc::io_error;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return ec;
+  return id;
 }
 
 }  // namespace
@@ -101,13 +126,23 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   spdlog::flush_on(spdlog::level::warn);
 
+  auto store = sluice::meta::store::open(cfg.data_dir);
+  if (!store)
+    return fail_config("log.dir: cannot open the metadata store: " + store.error().message());
+  auto cluster_id = load_cluster_id(cfg.data_dir);
+  if (!cluster_id) return fail_config("log.dir: " + cluster_id.error().message());
+  sluice::broker::topic_manager topics(cfg, *store.value());
+  if (auto ec = topics.load()) return fail_config("log.dir: cannot load topics: " + ec.message());
+
   sluice::net::shard_pool shards(static_cast<unsigned>(cfg.num_shards));
-  sluice::broker::broker broker(cfg);
+  sluice::broker::broker broker(cfg, shards, topics, cluster_id.value());
   sluice::net::server server(shards, broker,
                              {.max_request_bytes = cfg.socket_request_max_bytes,
                               .max_idle_ms = cfg.connections_max_idle_ms});
   err = server.listen(cfg.listen.host, cfg.listen.port);
   if (!err.empty()) return fail_config("listeners: " + err);
+  broker.set_advertised(cfg.advertised_host.empty() ? cfg.listen.host : cfg.advertised_host,
+                        cfg.advertised_port != 0 ? cfg.advertised_port : server.port());
 
   shards.start();
   spdlog::info("sluiced {} listening on {}:{} ({} shards), data in {}", SLUICE_VERSION,
@@ -123,6 +158,7 @@ int main(int argc, char** argv) {
 
   shards.stop();
   shards.join();
+  topics.stop();
   spdlog::info("sluiced stopped");
   spdlog::shutdown();
   return 0;

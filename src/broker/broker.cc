@@ -2,12 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
+
 #include "kafka/api.h"
 #include "kafka/headers.h"
 #include "src/base/byte_order.h"
 #include "src/broker/registry.h"
 
 namespace sluice::broker {
+
+void broker::post(unsigned shard, std::function<void()> fn) {
+  boost::asio::post(_shards.context(shard), std::move(fn));
+}
 
 namespace {
 constexpr int16_t kApiVersionsKey = 18;

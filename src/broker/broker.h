@@ -11,22 +11,46 @@
 // Thread safety: dispatch() runs on the connection's shard; the broker's own state is immutable
 // after construction (per-shard state lives with the shards).
 
+#include <functional>
+#include <string>
+
 #include <sluice/config.h>
 
+#include "src/broker/topic_manager.h"
 #include "src/net/connection.h"
+#include "src/net/shard_pool.h"
 #include "src/protocol/wire.h"
 
 namespace sluice::broker {
 
 class broker final : public net::dispatcher {
  public:
-  explicit broker(const config& cfg) : _cfg(cfg) {}
+  broker(const config& cfg, net::shard_pool& shards, topic_manager& topics, std::string cluster_id)
+      : _cfg(cfg), _shards(shards), _topics(topics), _cluster_id(std::move(cluster_id)) {}
   void dispatch(net::connection_info& info, std::vector<uint8_t> frame,
                 net::reply_fn done) override;
+
   const config& cfg() const { return _cfg; }
+  topic_manager& topics() { return _topics; }
+  const std::string& cluster_id() const { return _cluster_id; }
+  // The address clients are told to connect to (Metadata, FindCoordinator, ...). Set once after
+  // the listener is bound, before shards start.
+  void set_advertised(std::string host, int32_t port) {
+    _advertised_host = std::move(host);
+    _advertised_port = port;
+  }
+  const std::string& advertised_host() const { return _advertised_host; }
+  int32_t advertised_port() const { return _advertised_port; }
+  // Runs fn on `shard` (used to bring completions back to a connection's shard).
+  void post(unsigned shard, std::function<void()> fn);
 
  private:
   const config& _cfg;
+  net::shard_pool& _shards;
+  topic_manager& _topics;
+  std::string _cluster_id;
+  std::string _advertised_host;
+  int32_t _advertised_port = 0;
 };
 
 // The v0-format UNSUPPORTED_VERSION answer to an ApiVersions request we cannot parse.

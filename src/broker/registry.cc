@@ -6,11 +6,16 @@
 namespace sluice::broker {
 
 extern const handler api_versions_handler;
+extern const handler create_topics_handler;
+extern const handler metadata_handler;
 
 namespace {
 
-const std::array<const handler*, 1> kHandlers = {
+// Ordered by API key (ApiVersions lists them in this order).
+const std::array<const handler*, 3> kHandlers = {
+    &metadata_handler,
     &api_versions_handler,
+    &create_topics_handler,
 };
 
 }  // namespace

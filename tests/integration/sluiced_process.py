@@ -16,9 +16,10 @@ SLUICED = os.path.join(BIN_DIR, "sluiced")
 class Sluiced:
     """A sluiced on 127.0.0.1 with an ephemeral port and a temporary data dir."""
 
-    def __init__(self, *extra_args):
+    def __init__(self, *extra_args, data_dir=None):
+        """data_dir: reuse a data directory (restart tests); default: a fresh one, removed on exit."""
         self.tmp = tempfile.TemporaryDirectory(prefix="sluiced-it-")
-        self.data_dir = os.path.join(self.tmp.name, "data")
+        self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
         self.log_path = os.path.join(self.tmp.name, "sluiced.log")
         self.args = [SLUICED, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
                      "--log-level", "debug", *extra_args]
