@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
 
   shards.stop();
   shards.join();
+  broker.close_partitions();
   topics.stop();
   spdlog::info("sluiced stopped");
   spdlog::shutdown();

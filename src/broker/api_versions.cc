@@ -18,13 +18,13 @@ void fill_api_keys(kafka::api_versions_response& resp) {
   for (const handler* h : all_handlers()) {
     auto& k = resp.api_keys.emplace_back();
     k.api_key = h->api_key;
-    k.min_version = h->min_version;
+    k.min_version = h->advertised_min_version >= 0 ? h->advertised_min_version : h->min_version;
     k.max_version = h->max_version;
   }
 }
 
 void handle(request_context& ctx, kafka::api_versions_request& req,
-            std::function<void(kafka::api_versions_response)> reply) {
+            responder<kafka::api_versions_response> reply) {
   if (ctx.version() >= 3) {
     // Kept for logs and metrics; names are free-form, so bound them.
     ctx.conn.client_software_name = req.client_software_name.substr(0, 128);

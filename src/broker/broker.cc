@@ -11,6 +11,18 @@
 
 namespace sluice::broker {
 
+broker::broker(const config& cfg, net::shard_pool& shards, topic_manager& topics,
+               std::string cluster_id)
+    : _cfg(cfg), _shards(shards), _topics(topics), _cluster_id(std::move(cluster_id)) {
+  for (unsigned i = 0; i < shards.size(); ++i) {
+    _partitions.push_back(std::make_unique<shard_partitions>(_fs, cfg.data_dir));
+  }
+}
+
+void broker::close_partitions() {
+  for (auto& p : _partitions) p->close_all();
+}
+
 void broker::post(unsigned shard, std::function<void()> fn) {
   boost::asio::post(_shards.context(shard), std::move(fn));
 }

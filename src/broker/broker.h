@@ -16,6 +16,7 @@
 
 #include <sluice/config.h>
 
+#include "src/broker/partitions.h"
 #include "src/broker/topic_manager.h"
 #include "src/net/connection.h"
 #include "src/net/shard_pool.h"
@@ -25,8 +26,7 @@ namespace sluice::broker {
 
 class broker final : public net::dispatcher {
  public:
-  broker(const config& cfg, net::shard_pool& shards, topic_manager& topics, std::string cluster_id)
-      : _cfg(cfg), _shards(shards), _topics(topics), _cluster_id(std::move(cluster_id)) {}
+  broker(const config& cfg, net::shard_pool& shards, topic_manager& topics, std::string cluster_id);
   void dispatch(net::connection_info& info, std::vector<uint8_t> frame,
                 net::reply_fn done) override;
 
@@ -43,12 +43,20 @@ class broker final : public net::dispatcher {
   int32_t advertised_port() const { return _advertised_port; }
   // Runs fn on `shard` (used to bring completions back to a connection's shard).
   void post(unsigned shard, std::function<void()> fn);
+  unsigned shard_count() const { return _shards.size(); }
+  boost::asio::io_context& shard_context(unsigned shard) { return _shards.context(shard); }
+  // The partitions owned by `shard`; use only on that shard's thread.
+  shard_partitions& partitions(unsigned shard) { return *_partitions[shard]; }
+  // Clean shutdown of every log; call after the shards have stopped.
+  void close_partitions();
 
  private:
   const config& _cfg;
   net::shard_pool& _shards;
   topic_manager& _topics;
   std::string _cluster_id;
+  storage::posix_file_system _fs;
+  std::vector<std::unique_ptr<shard_partitions>> _partitions;  // one per shard
   std::string _advertised_host;
   int32_t _advertised_port = 0;
 };

@@ -37,7 +37,7 @@ void fill_result(create_topics_response::creatable_topic_result& out, const topi
 }
 
 void handle(request_context& ctx, create_topics_request& req,
-            std::function<void(create_topics_response)> reply) {
+            responder<create_topics_response> reply) {
   std::vector<topic_spec> specs;
   std::vector<topic_outcome> early;  // rejected before reaching the topic manager
   std::vector<bool> is_early;

@@ -39,22 +39,39 @@ struct handler {
   int16_t max_version;
   // Returns false when the body does not decode (the connection is then closed).
   bool (*handle)(request_context& ctx, wire::reader& body, respond_fn done);
+  // What ApiVersions advertises as the minimum, when it differs from min_version: Kafka 4
+  // advertises Produce from v0 but refuses v0-2, because librdkafka disables features when the
+  // advertised minimum is above what it probes for (KAFKA-18659).
+  int16_t advertised_min_version = -1;
 };
 
-// Glue for typed handlers: decodes Req, calls fn(ctx, req, reply) where reply(Resp) encodes the
-// response at the request's version.
-template <class Req, class Resp, void (*Fn)(request_context&, Req&, std::function<void(Resp)>)>
+// How a typed handler answers: reply(resp) encodes the response at the request's version;
+// none() sends nothing (Produce with acks=0). Exactly one of them, exactly once.
+template <class Resp>
+class responder {
+ public:
+  responder(respond_fn done, int16_t version) : _done(std::move(done)), _version(version) {}
+  void operator()(Resp resp) const {
+    wire::bytes out;
+    wire::writer w(out);
+    resp.encode(w, _version);
+    _done(std::move(out));
+  }
+  void none() const { _done(std::nullopt); }
+
+ private:
+  respond_fn _done;
+  int16_t _version;
+};
+
+// Glue for typed handlers: decodes Req (the whole body, nothing left over) and calls
+// fn(ctx, req, reply).
+template <class Req, class Resp, void (*Fn)(request_context&, Req&, responder<Resp>)>
 bool typed_handle(request_context& ctx, wire::reader& body, respond_fn done) {
   Req req;
   req.decode(body, ctx.version());
   if (!body.ok() || body.remaining() != 0) return false;
-  int16_t version = ctx.version();
-  Fn(ctx, req, [done = std::move(done), version](Resp resp) {
-    wire::bytes out;
-    wire::writer w(out);
-    resp.encode(w, version);
-    done(std::move(out));
-  });
+  Fn(ctx, req, responder<Resp>(std::move(done), ctx.version()));
   return true;
 }
 

@@ -45,10 +45,9 @@ struct pending {
 };
 
 void answer(request_context& ctx, const metadata_request& req, const topic_map& topics,
-            std::function<void(metadata_response)> reply, bool may_create);
+            responder<metadata_response> reply, bool may_create);
 
-void handle(request_context& ctx, metadata_request& req,
-            std::function<void(metadata_response)> reply) {
+void handle(request_context& ctx, metadata_request& req, responder<metadata_response> reply) {
   // Auto-creation is allowed by the request from v4 (before, clients relied on it always).
   bool may_create = ctx.owner.cfg().auto_create_topics_enable &&
                     (ctx.version() < 4 || req.allow_auto_topic_creation);
@@ -56,7 +55,7 @@ void handle(request_context& ctx, metadata_request& req,
 }
 
 void answer(request_context& ctx, const metadata_request& req, const topic_map& topics,
-            std::function<void(metadata_response)> reply, bool may_create) {
+            responder<metadata_response> reply, bool may_create) {
   broker& b = ctx.owner;
   const int32_t node_id = b.cfg().node_id;
   metadata_response resp;

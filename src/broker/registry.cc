@@ -1,29 +1,35 @@
 #include "src/broker/registry.h"
 
 #include <algorithm>
-#include <array>
+#include <iterator>
 
 namespace sluice::broker {
 
 extern const handler api_versions_handler;
+extern const handler produce_handler;
+extern const handler fetch_handler;
+extern const handler list_offsets_handler;
 extern const handler create_topics_handler;
 extern const handler metadata_handler;
 
 namespace {
 
 // Ordered by API key (ApiVersions lists them in this order).
-const std::array<const handler*, 3> kHandlers = {
-    &metadata_handler,
-    &api_versions_handler,
-    &create_topics_handler,
+const handler* const kHandlers[] = {
+    &produce_handler,        // 0
+    &fetch_handler,          // 1
+    &list_offsets_handler,   // 2
+    &metadata_handler,       // 3
+    &api_versions_handler,   // 18
+    &create_topics_handler,  // 19
 };
 
 }  // namespace
 
 const handler* find_handler(int16_t api_key) {
-  auto it = std::find_if(kHandlers.begin(), kHandlers.end(),
+  auto it = std::find_if(std::begin(kHandlers), std::end(kHandlers),
                          [&](const handler* h) { return h->api_key == api_key; });
-  return it == kHandlers.end() ? nullptr : *it;
+  return it == std::end(kHandlers) ? nullptr : *it;
 }
 
 std::span<const handler* const> all_handlers() { return kHandlers; }

@@ -1,0 +1,95 @@
+// ListOffsets (key 2, v1-10): earliest (-2), latest (-1) and, with the time index, offsets by
+// timestamp. Answered per partition on its owner shard.
+
+#include "kafka/list_offsets.h"
+
+#include <memory>
+
+#include "src/broker/broker.h"
+#include "src/broker/handler.h"
+#include "src/broker/partitions.h"
+
+namespace sluice::broker {
+namespace {
+
+using kafka::list_offsets_request;
+using kafka::list_offsets_response;
+
+constexpr int64_t kLatest = -1;
+constexpr int64_t kEarliest = -2;
+
+struct offsets_state {
+  explicit offsets_state(responder<list_offsets_response> r) : reply(std::move(r)) {}
+  list_offsets_response resp;
+  size_t pending = 1;
+  responder<list_offsets_response> reply;
+  void one_done() {
+    if (--pending == 0) reply(std::move(resp));
+  }
+};
+
+void lookup(
+    partition& p, int64_t timestamp,
+    list_offsets_response::list_offsets_topic_response::list_offsets_partition_response& out) {
+  storage::log& log = p.log();
+  if (timestamp == kLatest) {
+    out.offset = log.log_end_offset();
+  } else if (timestamp == kEarliest) {
+    out.offset = log.log_start_offset();
+  } else {
+    out.error_code = kafka::code(kafka::error::invalid_request);
+    return;
+  }
+  out.timestamp = -1;
+  out.leader_epoch = 0;
+}
+
+void handle(request_context& ctx, list_offsets_request& req,
+            responder<list_offsets_response> reply) {
+  broker& b = ctx.owner;
+  auto state = std::make_shared<offsets_state>(std::move(reply));
+  auto topics = b.topics().snapshot();
+  const unsigned home = ctx.conn.shard;
+  state->resp.topics.reserve(req.topics.size());
+  for (const auto& t : req.topics) {
+    auto& tr = state->resp.topics.emplace_back();
+    tr.name = t.name;
+    tr.partitions.reserve(t.partitions.size());
+    auto it = topics->find(t.name);
+    for (const auto& p : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition_index = p.partition_index;
+      if (it == topics->end() || p.partition_index < 0 ||
+          p.partition_index >= it->second->partitions) {
+        pr.error_code = kafka::code(kafka::error::unknown_topic_or_partition);
+        continue;
+      }
+      ++state->pending;
+      unsigned owner = owner_shard(t.name, p.partition_index, b.shard_count());
+      b.post(owner, [&b, state, owner, home, topic = it->second, index = p.partition_index,
+                     ts = p.timestamp, slot = &pr] {
+        list_offsets_response::list_offsets_topic_response::list_offsets_partition_response out;
+        out.partition_index = index;
+        auto part = b.partitions(owner).get(topic, index);
+        if (!part) {
+          out.error_code = kafka::code(kafka::error::kafka_storage_error);
+        } else {
+          lookup(*part.value(), ts, out);
+        }
+        b.post(home, [state, slot, out = std::move(out)]() mutable {
+          *slot = std::move(out);
+          state->one_done();
+        });
+      });
+    }
+  }
+  state->one_done();
+}
+
+}  // namespace
+
+extern const handler list_offsets_handler = {
+    list_offsets_request::api_key, 1, 10,
+    &typed_handle<list_offsets_request, list_offsets_response, &handle>};
+
+}  // namespace sluice::broker

@@ -1,0 +1,70 @@
+#pragma once
+// Partitions and the shards that own them.
+//
+// Contract:
+// - A partition belongs to exactly one shard, owner_shard(topic, partition), and its log is
+//   touched only on that shard's thread (docs/architecture.md). Handlers post per-partition work
+//   to the owner and gather the results back on the connection's shard.
+// - A partition's log lives in <log.dir>/topics/<topic>-<partition>/ and is opened on first
+//   use by its owner shard.
+//
+// Thread safety: a shard_partitions object is used only from its shard's thread, except
+// close_all(), which the main thread calls after the shards have stopped.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "src/base/errc.h"
+#include "src/broker/topic_manager.h"
+#include "src/storage/file_io.h"
+#include "src/storage/log.h"
+
+namespace sluice::broker {
+
+unsigned owner_shard(std::string_view topic, int32_t partition, unsigned shard_count);
+
+class partition {
+ public:
+  partition(std::shared_ptr<const topic_entry> topic, int32_t index,
+            std::unique_ptr<storage::log> log)
+      : _topic(std::move(topic)), _index(index), _log(std::move(log)) {}
+
+  const topic_entry& topic() const { return *_topic; }
+  int32_t index() const { return _index; }
+  storage::log& log() { return *_log; }
+
+  // Fetch long polls: `wake` runs once, after the next append, unless `owner` has expired by
+  // then (the fetch completed some other way). Expired watchers are pruned as new ones come, so
+  // the list stays as long as the number of fetches actually waiting.
+  void watch(std::weak_ptr<void> owner, std::function<void()> wake);
+  void notify_appended();
+
+ private:
+  std::shared_ptr<const topic_entry> _topic;
+  int32_t _index;
+  std::unique_ptr<storage::log> _log;
+  std::vector<std::pair<std::weak_ptr<void>, std::function<void()>>> _watchers;
+};
+
+class shard_partitions {
+ public:
+  shard_partitions(storage::file_system& fs, std::string data_dir)
+      : _fs(fs), _dir(std::move(data_dir) + "/topics") {}
+
+  // The partition, opening its log on first use. Must run on the owner shard.
+  result<partition*> get(const std::shared_ptr<const topic_entry>& topic, int32_t index);
+  // Flushes and closes every open log (clean shutdown).
+  void close_all();
+
+ private:
+  storage::file_system& _fs;
+  std::string _dir;
+  std::unordered_map<std::string, std::unique_ptr<partition>> _open;  // "<topic>-<partition>"
+};
+
+}  // namespace sluice::broker
