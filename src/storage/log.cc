@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
+#include "src/base/byte_order.h"
+#include "src/base/crc32c.h"
 #include "src/protocol/record_batch.h"
 
 namespace sluice::storage {
@@ -17,14 +20,102 @@ bool parse_segment_name(const std::string& name, int64_t& base) {
   return ec == std::errc() && p == name.data() + kDigits && base >= 0;
 }
 
+constexpr char kMarkerName[] = "clean_shutdown";
+constexpr char kMarkerTemp[] = "clean_shutdown.tmp";
+constexpr uint32_t kMarkerMagic = 0x534c4353;  // "SLCS"
+constexpr uint16_t kMarkerVersion = 1;
+constexpr size_t kMarkerSize = 4 + 2 + 8 + 8 + 8 + 8 + 4;
+
 }  // namespace
+
+struct clean_marker {
+  int64_t log_end_offset = 0;
+  int64_t active_base_offset = 0;
+  uint64_t active_size = 0;
+  uint64_t last_batch_position = 0;  // == active_size when the segment is empty
+};
+
+namespace {
+
+wire::bytes encode_marker(const clean_marker& m) {
+  wire::bytes b(kMarkerSize);
+  be::store_u32(&b[0], kMarkerMagic);
+  be::store_u16(&b[4], kMarkerVersion);
+  be::store_i64(&b[6], m.log_end_offset);
+  be::store_i64(&b[14], m.active_base_offset);
+  be::store_u64(&b[22], m.active_size);
+  be::store_u64(&b[30], m.last_batch_position);
+  be::store_u32(&b[38], crc32c::value(b.data(), 38));
+  return b;
+}
+
+// The marker in `dir` if there is a well-formed one. Any marker file found is removed (and the
+// removal made durable) before the log takes appends: a stale one would vouch for a tail that a
+// later crash may have torn.
+result<std::optional<clean_marker>> take_marker(file_system& fs, const std::string& dir) {
+  const std::string path = dir + "/" + kMarkerName;
+  auto f = fs.open(path);
+  if (!f) {
+    if (f.error() == errc::not_found) return std::optional<clean_marker>{};
+    return f.error();
+  }
+  std::optional<clean_marker> out;
+  wire::bytes b(kMarkerSize);
+  auto n = f.value()->pread(0, b);
+  auto size = f.value()->size();
+  if (n && n.value() == kMarkerSize && size && size.value() == kMarkerSize &&
+      be::load_u32(&b[0]) == kMarkerMagic && be::load_u16(&b[4]) == kMarkerVersion &&
+      be::load_u32(&b[38]) == crc32c::value(b.data(), 38)) {
+    out = clean_marker{be::load_i64(&b[6]), be::load_i64(&b[14]), be::load_u64(&b[22]),
+                       be::load_u64(&b[30])};
+  }
+  f.value().reset();
+  if (auto ec = fs.remove(path)) return ec;
+  if (auto ec = fs.sync_dir(dir)) return ec;
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<segment> log::open_clean(file_system& fs, const std::string& dir, int64_t base,
+                                         segment_options opts, const clean_marker& m) {
+  if (m.active_base_offset != base || m.last_batch_position > m.active_size) return nullptr;
+  auto s = segment::open(fs, dir, base, opts);  // index from close(), headers after its last entry
+  if (!s) return nullptr;
+  segment& seg = *s.value();
+  if (seg.size_bytes() != m.active_size || seg.next_offset() != m.log_end_offset) return nullptr;
+  if (m.active_size > 0) {
+    // The last batch must be the one close() saw, CRC and all: cheap, and it catches a tail
+    // that changed under a matching size.
+    auto last = seg.read_bytes({m.last_batch_position, m.active_size - m.last_batch_position});
+    if (!last) return nullptr;
+    auto h = records::validate_batch(last.value());
+    if (!h || h.value().size_bytes() != last.value().size() ||
+        h.value().last_offset() + 1 != m.log_end_offset) {
+      return nullptr;
+    }
+  }
+  return std::move(s).value();
+}
+
+log::~log() {
+  if (_gc) _gc->detach();
+}
 
 result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_options opts) {
   if (opts.segment_bytes == 0 || opts.segment_bytes > segment::kMaxSize) {
     return errc::invalid_config;
   }
   std::unique_ptr<log> l(new log(fs, std::move(dir), opts));
+  l->_gc =
+      std::make_shared<group_commit>(l->_opts.sync_executor, l->_opts.post_back, [p = l.get()] {
+        // Any sync resets the flush policy's counters.
+        p->_unsynced_records = 0;
+        p->_last_sync_ms = p->_now_ms;
+        return group_commit::target{p->_segments.back()->shared_log_file(), p->log_end_offset()};
+      });
   if (auto ec = fs.mkdir(l->_dir)) return ec;
+  SLUICE_TRY(marker, take_marker(fs, l->_dir));
   SLUICE_TRY(names, fs.list_dir(l->_dir));
   std::vector<int64_t> bases;
   for (const auto& name : names) {
@@ -41,6 +132,17 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
   }
   for (size_t i = 0; i < bases.size(); ++i) {
     const bool active = i + 1 == bases.size();
+    if (active && marker) {
+      if (auto s = open_clean(fs, l->_dir, bases[i], l->seg_opts(), *marker)) {
+        if (!l->_segments.empty() && s->base_offset() < l->_segments.back()->next_offset()) {
+          return errc::invalid_data;
+        }
+        l->_recovery = recovery_result{s->size_bytes(), 0, 0};
+        l->_opened_clean = true;
+        l->_segments.push_back(std::move(s));
+        break;
+      }
+    }
     auto s = active ? segment::open_and_recover(fs, l->_dir, bases[i], l->seg_opts(), &l->_recovery)
                     : segment::open(fs, l->_dir, bases[i], l->seg_opts());
     if (!s) return s.error();
@@ -50,10 +152,14 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
     }
     l->_segments.push_back(std::move(s).value());
   }
+  // After a clean shutdown everything was synced; otherwise the recovered tail may sit only in
+  // the page cache, so the first durable wait syncs it.
+  if (l->_opened_clean) l->_gc->mark_durable(l->log_end_offset());
   return l;
 }
 
 result<log::append_result> log::append(std::span<uint8_t> batch) {
+  if (_gc->error()) return errc::io_error;
   SLUICE_TRY(h, records::validate_batch(batch));
   segment* active = _segments.back().get();
   const bool full = active->size_bytes() + batch.size() > _opts.segment_bytes;
@@ -64,14 +170,55 @@ result<log::append_result> log::append(std::span<uint8_t> batch) {
     active = _segments.back().get();
   }
   SLUICE_TRY(a, active->append(batch));
+  _unsynced_records += a.last_offset - a.base_offset + 1;
+  if (_unsynced_records >= _opts.flush_messages) request_sync();
   return append_result{a.base_offset, a.last_offset};
+}
+
+result<log::append_result> log::append_durable(std::span<uint8_t> batch, completion on_durable) {
+  SLUICE_TRY(a, append(batch));
+  _gc->wait(a.last_offset, std::move(on_durable));
+  return a;
+}
+
+void log::wait_durable(int64_t offset, completion done) {
+  if (_gc->error()) {
+    done(errc::io_error);
+    return;
+  }
+  _gc->wait(offset, std::move(done));
+}
+
+void log::request_sync() {
+  _unsynced_records = 0;  // also reset by the snapshot; keeps a coalesced request from repeating
+  _gc->request_sync();
+}
+
+void log::tick(int64_t now_ms) {
+  _now_ms = now_ms;
+  if (_unsynced_records == 0 || _last_sync_ms < 0) {
+    _last_sync_ms = now_ms;  // nothing to sync: the flush.ms clock starts at the next append
+    return;
+  }
+  if (now_ms - _last_sync_ms >= _opts.flush_ms) {
+    _last_sync_ms = now_ms;
+    request_sync();
+  }
 }
 
 std::error_code log::roll() {
   segment* active = _segments.back().get();
   if (active->empty()) return {};
+  if (_gc->error()) return errc::io_error;
   // Only the active segment may have a torn tail after a crash: make the old one durable.
-  if (auto ec = active->flush()) return ec;
+  // Blocking, like today's roll; a background sync of this file may still be in flight, which
+  // is harmless (it holds its own reference to the file).
+  if (auto ec = active->flush()) {
+    _gc->fail(ec);
+    return errc::io_error;
+  }
+  _gc->count_fsync();
+  _gc->mark_durable(active->next_offset());
   // The index is an accelerator that open() validates and rebuilds; a failure here is not fatal.
   (void)active->write_index();
   auto s = segment::create(*_fs, _dir, active->next_offset(), seg_opts());
@@ -101,11 +248,44 @@ result<wire::bytes> log::read_bytes(int64_t offset, size_t max_bytes) {
   return r.seg->read_bytes(r.range);
 }
 
-std::error_code log::flush() { return _segments.back()->flush(); }
+std::error_code log::flush() {
+  if (_gc->error()) return errc::io_error;
+  if (auto ec = _segments.back()->flush()) {
+    _gc->fail(ec);
+    return errc::io_error;
+  }
+  _gc->count_fsync();
+  _unsynced_records = 0;
+  _last_sync_ms = _now_ms;
+  _gc->mark_durable(log_end_offset());
+  return {};
+}
 
 std::error_code log::close() {
   if (auto ec = flush()) return ec;
-  return _segments.back()->write_index();
+  if (auto ec = _segments.back()->write_index()) return ec;
+  return write_clean_marker();
+}
+
+std::error_code log::write_clean_marker() {
+  segment& active = *_segments.back();
+  clean_marker m{log_end_offset(), active.base_offset(), active.size_bytes(), active.size_bytes()};
+  if (!active.empty()) {
+    // The last batch starts at the last index entry or later: walk headers from there.
+    auto r = active.read(log_end_offset() - 1, 1);
+    if (!r) return r.error();
+    m.last_batch_position = r.value().position;
+  }
+  const std::string temp = _dir + "/" + kMarkerTemp;
+  auto f = _fs->create(temp);
+  if (!f) return f.error();
+  const wire::bytes b = encode_marker(m);
+  if (auto ec = f.value()->truncate(0)) return ec;
+  if (auto ec = f.value()->pwrite(0, b)) return ec;
+  if (auto ec = f.value()->fdatasync()) return ec;
+  f.value().reset();
+  if (auto ec = _fs->rename(temp, _dir + "/" + kMarkerName)) return ec;
+  return _fs->sync_dir(_dir);
 }
 
 }  // namespace sluice::storage

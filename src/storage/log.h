@@ -8,9 +8,18 @@
 //   rewriting its baseOffset in place, and writes it to the active segment. The active segment
 //   rolls first when the batch would take it past segment_bytes. An append that fails leaves the
 //   log as it was: readable, and later appends may succeed (e.g. after ENOSPC clears).
-// - Appended data is durable only after flush() (fdatasync of the active segment). Rolling
-//   fdatasyncs the old segment and its index, so after a crash only the active segment can have
-//   a torn tail; open() recovers it (scan, validate CRCs, truncate the tail, rebuild the index).
+// - Appended data is durable only after a sync of the active segment: flush() (blocking), or
+//   wait_durable()/append_durable() (group commit, src/storage/group_commit.h: the fdatasync runs
+//   on log_options::sync_executor and completes on the owner thread via post_back), or the flush
+//   policy (flush.messages counted at append, flush.ms checked by tick()). Rolling fdatasyncs the
+//   old segment and its index, so after a crash only the active segment can have a torn tail;
+//   open() recovers it (scan, validate CRCs, truncate the tail, rebuild the index).
+// - A failed fdatasync fails the log: every durable waiter gets the error, and appends, waits
+//   and flushes fail with errc::io_error until the log is reopened (fsyncgate: retrying a failed
+//   fsync can report lost data as durable).
+// - close() syncs, writes the index and a clean-shutdown marker (docs/formats/segment.md); an
+//   open() that finds a marker consistent with the active segment skips its recovery scan
+//   (opened_clean()). open() removes the marker before returning, so no append can precede it.
 // - read(offset, max_bytes) returns a byte range of one segment holding whole batches, the first
 //   one containing `offset`; at least one batch even when it exceeds max_bytes (KIP-74). An
 //   offset equal to log_end_offset() gives an empty range; outside [log_start_offset(),
@@ -18,7 +27,8 @@
 // - A read_result's segment pointer stays valid until the next append/roll/close.
 //
 // Thread safety: none. A log is owned by one shard and touched only from its thread
-// (docs/architecture.md); blocking calls (flush) are the caller's to move off the shard.
+// (docs/architecture.md); flush() and close() block, group commit does not. Completions run on
+// the owner thread (through post_back), possibly inline when the answer is already known.
 
 #include <cstdint>
 #include <memory>
@@ -29,6 +39,7 @@
 #include "src/base/errc.h"
 #include "src/protocol/wire.h"
 #include "src/storage/file_io.h"
+#include "src/storage/group_commit.h"
 #include "src/storage/segment.h"
 
 namespace sluice::storage {
@@ -36,18 +47,38 @@ namespace sluice::storage {
 struct log_options {
   uint64_t segment_bytes = uint64_t{1} << 30;  // segment.bytes
   uint32_t index_interval_bytes = 4096;        // index.interval.bytes
+  int64_t flush_messages = INT64_MAX;  // flush.messages: sync once this many records are unsynced
+  int64_t flush_ms = INT64_MAX;        // flush.ms: tick() syncs when the last sync is this old
+  executor sync_executor = {};  // runs fdatasync off the owner thread; empty: inline (blocking)
+  executor post_back = {};      // delivers sync completions to the owner thread; empty: inline
 };
+
+// The clean-shutdown marker's content (log.cc, docs/formats/segment.md).
+struct clean_marker;
 
 class log {
  public:
   // Opens (creating if needed) the log in `dir`, recovering the active segment.
   static result<std::unique_ptr<log>> open(file_system& fs, std::string dir, log_options opts);
+  // Waiters not yet covered by an in-flight sync fail with errc::io_error.
+  ~log();
+  log(const log&) = delete;
+  log& operator=(const log&) = delete;
+
+  using completion = group_commit::completion;
 
   struct append_result {
     int64_t base_offset;
     int64_t last_offset;
   };
   result<append_result> append(std::span<uint8_t> batch);
+  // append(), then `on_durable` once the batch is durable (acks=all). Not called when the append
+  // itself fails (the error is returned).
+  result<append_result> append_durable(std::span<uint8_t> batch, completion on_durable);
+  // `done` once every offset <= `offset` is durable, or with the error that failed the log.
+  void wait_durable(int64_t offset, completion done);
+  // Drives flush.ms with the owner's clock (tests pass a fake one).
+  void tick(int64_t now_ms);
 
   struct read_result {
     segment* seg = nullptr;  // null for an empty read
@@ -57,10 +88,12 @@ class log {
   // read() followed by a copy of the bytes.
   result<wire::bytes> read_bytes(int64_t offset, size_t max_bytes);
 
+  // Blocking fdatasync of the active segment (completes durable waiters it covers).
   std::error_code flush();
   // Starts a new active segment at log_end_offset() (no-op when the active one is empty).
   std::error_code roll();
-  // flush() and write the active segment's index; call before dropping a log on shutdown.
+  // flush(), write the active segment's index and the clean-shutdown marker; the last call
+  // before dropping a log on shutdown.
   std::error_code close();
 
   int64_t log_start_offset() const { return _segments.front()->base_offset(); }
@@ -68,19 +101,37 @@ class log {
   size_t segment_count() const { return _segments.size(); }
   const std::string& dir() const { return _dir; }
   // What open() found and dropped in the active segment.
+  // What open() found and dropped in the active segment (all zero but valid_bytes when the
+  // scan was skipped after a clean shutdown).
   const recovery_result& recovery() const { return _recovery; }
+  bool opened_clean() const { return _opened_clean; }
+  // errc::io_error once a sync failed (see the contract).
+  std::error_code error() const { return _gc->error(); }
+  // fdatasyncs of .log files (group commit, flush policy, flush(), roll); for metrics/benchmarks.
+  uint64_t fsync_count() const { return _gc->fsync_count(); }
+  int64_t durable_end_offset() const { return _gc->durable_end(); }
 
  private:
   log(file_system& fs, std::string dir, log_options opts)
       : _fs(&fs), _dir(std::move(dir)), _opts(opts) {}
 
   segment_options seg_opts() const { return {_opts.index_interval_bytes}; }
+  // Opens the active segment without a scan if the clean-shutdown marker vouches for it.
+  static std::unique_ptr<segment> open_clean(file_system& fs, const std::string& dir, int64_t base,
+                                             segment_options opts, const clean_marker& m);
+  std::error_code write_clean_marker();
+  void request_sync();
 
   file_system* _fs;
   std::string _dir;
   log_options _opts;
   std::vector<std::unique_ptr<segment>> _segments;  // by base offset; back() is active
   recovery_result _recovery;
+  bool _opened_clean = false;
+  std::shared_ptr<group_commit> _gc;
+  int64_t _unsynced_records = 0;
+  int64_t _now_ms = -1;        // last tick(); -1 before the first
+  int64_t _last_sync_ms = -1;  // tick time of the last sync start; -1 unknown
 };
 
 }  // namespace sluice::storage

@@ -101,6 +101,8 @@ class segment {
 
   recovery_result last_recovery() const { return _recovery; }
   file& log_file() { return *_log; }
+  // Shared so a background fdatasync (group_commit.h) keeps the descriptor open across a roll.
+  std::shared_ptr<file> shared_log_file() const { return _log; }
 
  private:
   segment(file_system& fs, std::string dir, int64_t base_offset, segment_options opts)
@@ -124,7 +126,7 @@ class segment {
   int64_t _next_offset;
   uint64_t _size = 0;
   uint64_t _bytes_since_entry = 0;
-  std::unique_ptr<file> _log;
+  std::shared_ptr<file> _log;
   std::unique_ptr<file> _index_file;
   std::vector<index_entry> _index;
   size_t _index_written = 0;  // entries already in .index

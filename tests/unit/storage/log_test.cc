@@ -298,6 +298,13 @@ TEST(Log, FailedSyncIsReported) {
   ASSERT_TRUE(append(*l, make_batch(2)));
   faulty.fail_syncs(1);
   EXPECT_EQ(l->flush(), errc::io_error);
+  // No retry (fsyncgate): the log stays failed until it is reopened.
+  EXPECT_EQ(l->flush(), errc::io_error);
+  EXPECT_EQ(append(*l, make_batch(1)).error(), errc::io_error);
+  l.reset();
+  l = f.open(faulty);
+  EXPECT_FALSE(l->error());
+  EXPECT_EQ(append(*l, make_batch(1)).value().base_offset, 2);
   EXPECT_FALSE(l->flush());
 }
 

@@ -1,0 +1,142 @@
+#include "src/storage/group_commit.h"
+
+#include "src/base/errc.h"
+
+namespace sluice::storage {
+
+sync_worker::sync_worker(size_t threads) {
+  if (threads == 0) threads = 1;
+  for (size_t i = 0; i < threads; ++i) _threads.emplace_back([this] { run(); });
+}
+
+sync_worker::~sync_worker() {
+  {
+    std::lock_guard lock(_mu);
+    _stop = true;
+  }
+  _cv.notify_all();
+  for (auto& t : _threads) t.join();
+}
+
+void sync_worker::submit(task t) {
+  {
+    std::lock_guard lock(_mu);
+    _queue.push_back(std::move(t));
+  }
+  _cv.notify_one();
+}
+
+void sync_worker::run() {
+  for (;;) {
+    task t;
+    {
+      std::unique_lock lock(_mu);
+      _cv.wait(lock, [this] { return _stop || !_queue.empty(); });
+      if (_queue.empty()) return;  // stopping and drained
+      t = std::move(_queue.front());
+      _queue.pop_front();
+    }
+    t();
+  }
+}
+
+void group_commit::wait(int64_t offset, completion done) {
+  if (_error) {
+    done(_error);
+    return;
+  }
+  if (offset < _durable_end) {
+    done({});
+    return;
+  }
+  if (!_snapshot && !_in_flight) {  // detached
+    done(errc::io_error);
+    return;
+  }
+  _waiters.emplace(offset, std::move(done));
+  if (!_in_flight) start_sync();
+}
+
+void group_commit::request_sync() {
+  if (_error || !_snapshot) return;
+  if (_in_flight) {
+    _again = true;
+    return;
+  }
+  start_sync();
+}
+
+void group_commit::start_sync() {
+  target t = _snapshot();
+  _in_flight = true;
+  _again = false;
+  ++_fsyncs;
+  auto self = shared_from_this();
+  auto sync = [self, t = std::move(t)]() mutable {
+    std::error_code ec = t.f->fdatasync();
+    t.f.reset();  // the descriptor may close here, off the owner thread; it is ours alone now
+    auto deliver = [self, end = t.end_offset, ec] { self->on_synced(end, ec); };
+    if (self->_post_back) {
+      self->_post_back(std::move(deliver));
+    } else {
+      deliver();
+    }
+  };
+  if (_blocking) {
+    _blocking(std::move(sync));
+  } else {
+    sync();
+  }
+}
+
+std::vector<group_commit::completion> group_commit::take_done(int64_t end) {
+  std::vector<completion> done;
+  auto last = _error ? _waiters.end() : _waiters.lower_bound(end);
+  for (auto it = _waiters.begin(); it != last; ++it) done.push_back(std::move(it->second));
+  _waiters.erase(_waiters.begin(), last);
+  return done;
+}
+
+void group_commit::finish(std::vector<completion> done, std::error_code ec) {
+  for (auto& d : done) d(ec);
+}
+
+void group_commit::on_synced(int64_t end, std::error_code ec) {
+  _in_flight = false;
+  if (_error) return;  // failed meanwhile (fail() already completed everyone)
+  if (ec) {
+    fail(ec);
+    return;
+  }
+  if (end > _durable_end) _durable_end = end;
+  auto done = take_done(_durable_end);
+  // Decide on the next sync before running completions: they may call wait() again.
+  if (_snapshot && (!_waiters.empty() || _again)) {
+    start_sync();
+  } else if (!_snapshot) {
+    auto rest = take_done(INT64_MAX);
+    for (auto& d : rest) d(errc::io_error);
+  }
+  finish(std::move(done), {});
+}
+
+void group_commit::mark_durable(int64_t end) {
+  if (_error || end <= _durable_end) return;
+  _durable_end = end;
+  finish(take_done(end), {});
+}
+
+void group_commit::fail(std::error_code ec) {
+  if (_error) return;
+  _error = ec ? ec : make_error_code(errc::io_error);
+  finish(take_done(INT64_MAX), _error);
+}
+
+void group_commit::detach() {
+  _snapshot = nullptr;
+  if (_in_flight) return;  // on_synced completes what it covers and fails the rest
+  auto rest = take_done(INT64_MAX);
+  for (auto& d : rest) d(errc::io_error);
+}
+
+}  // namespace sluice::storage

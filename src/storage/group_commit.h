@@ -1,0 +1,122 @@
+#pragma once
+// Group commit: "append, then tell me when it is durable" without blocking the shard thread, with
+// one fdatasync serving every waiter that arrived before it started.
+//
+// Contract:
+// - A group_commit belongs to one log. wait(offset, done) completes `done` once every offset
+//   <= `offset` is durable (ok), or with the error that made the log fail.
+// - At most one sync per log is in flight. Starting one snapshots the log (active .log file and
+//   log end offset) on the owner thread, runs fdatasync on the `blocking` executor, and posts the
+//   result back through `post_back`. Completing it finishes every waiter below the snapshot's
+//   end offset; if waiters (or a request_sync()) arrived meanwhile, exactly one more sync starts.
+//   So under load the sync rate is bounded by the disk's fsync rate, not the request rate.
+// - A failed fdatasync fails every waiter and the group_commit for good: Linux may drop the dirty
+//   pages after a failed fsync (fsyncgate), so a retry could report data durable that is not.
+//   Later waits fail at once with the same error; the log must be reopened (and recovered).
+// - The sync holds a shared_ptr to the file, so a segment that rolls (or a log that closes) while
+//   a sync is in flight never has its descriptor closed under the worker.
+// - Empty executors mean "inline": the sync runs on the caller's thread / the completion runs
+//   directly. Tests use hand-driven queues to decide exactly when syncs run and complete.
+// - A completion may run inside wait() when the answer is already known (durable or failed).
+//
+// Thread safety: everything but the blocking task runs on the owner's thread (the log's shard);
+// post_back must deliver there. sync_worker is thread-safe.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "src/storage/file_io.h"
+
+namespace sluice::storage {
+
+using task = std::function<void()>;
+// Runs a task somewhere: a background pool (blocking work) or an owner's event loop (post_back).
+using executor = std::function<void(task)>;
+
+// A few background threads for blocking calls (fdatasync), shared by many logs.
+class sync_worker {
+ public:
+  explicit sync_worker(size_t threads = 1);
+  // Runs what is queued, then joins.
+  ~sync_worker();
+  sync_worker(const sync_worker&) = delete;
+  sync_worker& operator=(const sync_worker&) = delete;
+
+  void submit(task t);
+  // An executor that submits here; the sync_worker must outlive every user of it.
+  executor as_executor() {
+    return [this](task t) { submit(std::move(t)); };
+  }
+
+ private:
+  void run();
+
+  std::mutex _mu;
+  std::condition_variable _cv;
+  std::deque<task> _queue;
+  bool _stop = false;
+  std::vector<std::thread> _threads;
+};
+
+class group_commit : public std::enable_shared_from_this<group_commit> {
+ public:
+  using completion = std::function<void(std::error_code)>;
+  // What a sync covers: the active .log and the log end offset when it started. Everything in
+  // older segments is already durable (a roll fdatasyncs the segment it closes).
+  struct target {
+    std::shared_ptr<file> f;
+    int64_t end_offset = 0;
+  };
+  using snapshot_fn = std::function<target()>;
+
+  group_commit(executor blocking, executor post_back, snapshot_fn snapshot)
+      : _blocking(std::move(blocking)),
+        _post_back(std::move(post_back)),
+        _snapshot(std::move(snapshot)) {}
+
+  void wait(int64_t offset, completion done);
+  // Starts a sync with nobody waiting (flush policy); coalesces with one in flight.
+  void request_sync();
+  // The owner made [0, end) durable itself (roll, close): completes waiters below `end`.
+  void mark_durable(int64_t end);
+  // The owner saw a sync fail: fail every waiter and everything after.
+  void fail(std::error_code ec);
+  // The owner is going away: no more syncs start; waiters not covered by an in-flight sync fail
+  // with errc::io_error.
+  void detach();
+
+  int64_t durable_end() const { return _durable_end; }
+  std::error_code error() const { return _error; }
+  bool sync_in_flight() const { return _in_flight; }
+  size_t waiters() const { return _waiters.size(); }
+  // fdatasyncs issued by this group commit plus the ones the owner reported (count_fsync).
+  uint64_t fsync_count() const { return _fsyncs; }
+  void count_fsync() { ++_fsyncs; }
+
+ private:
+  void start_sync();
+  void on_synced(int64_t end, std::error_code ec);
+  // Takes the waiters that are done (below `end`, or all on error) out of the map.
+  std::vector<completion> take_done(int64_t end);
+  void finish(std::vector<completion> done, std::error_code ec);
+
+  executor _blocking;
+  executor _post_back;
+  snapshot_fn _snapshot;
+  std::multimap<int64_t, completion> _waiters;  // by offset: completed in offset order
+  int64_t _durable_end = 0;
+  bool _in_flight = false;
+  bool _again = false;  // a request_sync() arrived during the in-flight sync
+  std::error_code _error;
+  uint64_t _fsyncs = 0;
+};
+
+}  // namespace sluice::storage
