@@ -15,7 +15,9 @@
 // - A `file` must not outlive the file_system that made it.
 //
 // Thread safety: a file_system may be shared between threads (posix_file_system holds no state);
-// a `file` handle is used by one thread at a time. fault_injection_file_system is single-threaded.
+// a `file` handle is used by one thread at a time, except that fdatasync() of a posix file may
+// run on a background thread while its owner keeps writing (group commit; the kernel makes that
+// safe). fault_injection_file_system is single-threaded: drive its syncs from the owner thread.
 
 #include <cstdint>
 #include <map>
