@@ -6,20 +6,27 @@
 // read_mb_s           sequential reads of the (cached) segments just written, 1 MiB at a time
 // recovery_s_per_gib  reopening after an unclean stop: the whole active segment is scanned,
 //                     lengths and CRCs validated, the index rebuilt
+// durable_acks_s      acks=all appends of 1-record batches, 64 waiting at a time, group commit
+//                     on a sync_worker (fdatasync); fsyncs_per_ack shows how many acks one
+//                     fdatasync served
 //
 // Figures are wall-clock and depend on the machine; `./dev bench storage` runs this beside fio
 // on the same disk and prints the ratios.
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "src/protocol/record_batch.h"
 #include "src/storage/file_io.h"
+#include "src/storage/group_commit.h"
 #include "src/storage/log.h"
 
 namespace {
@@ -53,7 +60,72 @@ struct figures {
   double read_mb_s = 0;
   double recovery_s_per_gib = 0;
   uint64_t bytes = 0;
+  double durable_acks_s = 0;
+  double fsyncs_per_ack = 0;
 };
+
+// The owner's event loop, reduced to a queue that the sync_worker posts completions to.
+class owner_loop {
+ public:
+  storage::executor post_back() {
+    return [this](storage::task t) {
+      {
+        std::lock_guard lock(_mu);
+        _q.push_back(std::move(t));
+      }
+      _cv.notify_one();
+    };
+  }
+  void run_one_batch() {
+    std::deque<storage::task> q;
+    {
+      std::unique_lock lock(_mu);
+      _cv.wait(lock, [this] { return !_q.empty(); });
+      q.swap(_q);
+    }
+    for (auto& t : q) t();
+  }
+
+ private:
+  std::mutex _mu;
+  std::condition_variable _cv;
+  std::deque<storage::task> _q;
+};
+
+// acks=all: keeps `depth` durable appends outstanding until `acks` completed.
+void run_durable(const std::string& dir, figures& f) {
+  storage::posix_file_system fs;
+  storage::sync_worker worker(1);
+  owner_loop owner;
+  storage::log_options opts;
+  opts.sync_executor = worker.as_executor();
+  opts.post_back = owner.post_back();
+  auto lg = storage::log::open(fs, dir + "/durable", opts);
+  if (!lg) die("open durable log", lg.error());
+  records::batch_builder b;
+  std::vector<uint8_t> value(100, 'v');
+  b.add(1700000000000, std::nullopt, value);
+  const wire::bytes tmpl = b.build().value();
+  constexpr int kAcks = 20000;
+  constexpr int kDepth = 64;
+  int sent = 0;
+  int acked = 0;
+  auto t0 = clock_type::now();
+  while (acked < kAcks) {
+    while (sent < kAcks && sent - acked < kDepth) {
+      wire::bytes batch = tmpl;
+      auto r = lg.value()->append_durable(batch, [&](std::error_code ec) {
+        if (ec) die("durable append", ec);
+        ++acked;
+      });
+      if (!r) die("append", r.error());
+      ++sent;
+    }
+    owner.run_one_batch();
+  }
+  f.durable_acks_s = kAcks / seconds_since(t0);
+  f.fsyncs_per_ack = static_cast<double>(lg.value()->fsync_count()) / kAcks;
+}
 
 figures run(const std::string& dir, uint64_t total_bytes) {
   figures f;
@@ -105,6 +177,7 @@ figures run(const std::string& dir, uint64_t total_bytes) {
                  static_cast<unsigned long long>(f.bytes));
     std::exit(1);
   }
+  run_durable(dir, f);
   return f;
 }
 
@@ -139,13 +212,16 @@ int main(int argc, char** argv) {
   if (json) {
     std::printf(
         "{\"bytes\": %llu, \"append_mb_s\": %.1f, \"read_mb_s\": %.1f, "
-        "\"recovery_s_per_gib\": %.3f}\n",
-        static_cast<unsigned long long>(f.bytes), f.append_mb_s, f.read_mb_s, f.recovery_s_per_gib);
+        "\"recovery_s_per_gib\": %.3f, \"durable_acks_s\": %.0f, \"fsyncs_per_ack\": %.4f}\n",
+        static_cast<unsigned long long>(f.bytes), f.append_mb_s, f.read_mb_s, f.recovery_s_per_gib,
+        f.durable_acks_s, f.fsyncs_per_ack);
   } else {
     std::printf("bytes               %llu\n", static_cast<unsigned long long>(f.bytes));
     std::printf("append_mb_s         %.1f\n", f.append_mb_s);
     std::printf("read_mb_s           %.1f\n", f.read_mb_s);
     std::printf("recovery_s_per_gib  %.3f\n", f.recovery_s_per_gib);
+    std::printf("durable_acks_s      %.0f\n", f.durable_acks_s);
+    std::printf("fsyncs_per_ack      %.4f\n", f.fsyncs_per_ack);
   }
   return 0;
 }
