@@ -82,6 +82,7 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
         _post_back(std::move(post_back)),
         _snapshot(std::move(snapshot)) {}
 
+  // `offset` must be below the log end offset (the log checks), so the next sync covers it.
   void wait(int64_t offset, completion done);
   // Starts a sync with nobody waiting (flush policy); coalesces with one in flight.
   void request_sync();

@@ -186,6 +186,11 @@ void log::wait_durable(int64_t offset, completion done) {
     done(errc::io_error);
     return;
   }
+  // An offset not yet appended would never be covered (and would make every sync start another).
+  if (offset >= log_end_offset()) {
+    done(errc::not_found);
+    return;
+  }
   _gc->wait(offset, std::move(done));
 }
 

@@ -75,7 +75,8 @@ class log {
   // append(), then `on_durable` once the batch is durable (acks=all). Not called when the append
   // itself fails (the error is returned).
   result<append_result> append_durable(std::span<uint8_t> batch, completion on_durable);
-  // `done` once every offset <= `offset` is durable, or with the error that failed the log.
+  // `done` once every offset <= `offset` is durable, or with the error that failed the log;
+  // errc::not_found at once for an offset >= log_end_offset().
   void wait_durable(int64_t offset, completion done);
   // Drives flush.ms with the owner's clock (tests pass a fake one).
   void tick(int64_t now_ms);

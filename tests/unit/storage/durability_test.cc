@@ -103,6 +103,11 @@ TEST(GroupCommit, WaitersCompleteOnlyWhenCoveredAndInOrder) {
   l->wait_durable(second, [&](std::error_code ec) { done = !ec; });
   EXPECT_TRUE(done);
   EXPECT_EQ(l->fsync_count(), 2u);
+  // Not appended yet: refused rather than waiting forever.
+  std::error_code future;
+  l->wait_durable(l->log_end_offset(), [&](std::error_code ec) { future = ec; });
+  EXPECT_EQ(future, errc::not_found);
+  EXPECT_EQ(f.loop.pending_syncs(), 0u);
 }
 
 TEST(GroupCommit, CompletionMayWaitAgain) {
