@@ -1,13 +1,25 @@
 #pragma once
-// Executors for durability tests: a hand-driven loop (syncs and completions run exactly when the
-// test says) and a thread-safe owner queue for use with a real sync_worker.
+// Helpers for durability tests: a hand-driven executor loop (syncs and completions run exactly
+// when the test says), a thread-safe owner queue for a real sync_worker, batches derived from
+// their offset, and check_log(), a full scan of a log directory against its expected content.
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
+#include "src/base/byte_order.h"
 #include "src/protocol/record_batch.h"
 #include "src/storage/group_commit.h"
+#include "src/storage/log.h"
 #include "tests/unit/storage/storage_test_util.h"
 
 namespace sluice::storage::testing {
@@ -90,23 +102,6 @@ inline wire::bytes batch_for(int64_t offset) {
   }
   return b.build().value();
 }
-
-}  // namespace sluice::storage::testing
-
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <map>
-#include <string>
-#include <vector>
-
-#include "src/base/byte_order.h"
-#include "src/storage/log.h"
-
-namespace sluice::storage::testing {
 
 inline wire::bytes slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
