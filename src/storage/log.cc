@@ -7,6 +7,7 @@
 #include "src/base/byte_order.h"
 #include "src/base/crc32c.h"
 #include "src/protocol/record_batch.h"
+#include "src/storage/compaction.h"
 
 namespace sluice::storage {
 namespace {
@@ -115,6 +116,7 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
         return group_commit::target{p->_segments.back()->shared_log_file(), p->log_end_offset()};
       });
   if (auto ec = fs.mkdir(l->_dir)) return ec;
+  if (auto ec = compaction::recover(fs, l->_dir)) return ec;
   SLUICE_TRY(marker, take_marker(fs, l->_dir));
   SLUICE_TRY(names, fs.list_dir(l->_dir));
   std::vector<int64_t> bases;
@@ -265,6 +267,39 @@ std::error_code log::flush() {
   _gc->mark_durable(log_end_offset());
   return {};
 }
+
+std::vector<segment_info> log::segment_infos() const {
+  std::vector<segment_info> out;
+  out.reserve(_segments.size());
+  for (const auto& s : _segments)
+    out.push_back({s->base_offset(), s->next_offset(), s->size_bytes()});
+  return out;
+}
+
+std::error_code log::replace_segments(std::span<const segment_info> expected,
+                                      std::unique_ptr<segment> replacement) {
+  if (expected.empty() || replacement == nullptr) return errc::invalid_data;
+  auto first = std::find_if(_segments.begin(), _segments.end(), [&](const auto& s) {
+    return s->base_offset() == expected.front().base_offset;
+  });
+  // The active segment (back()) is never replaced.
+  if (first == _segments.end() ||
+      _segments.end() - first <= static_cast<ptrdiff_t>(expected.size())) {
+    return errc::not_found;
+  }
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const segment& s = *first[static_cast<ptrdiff_t>(i)];
+    if (segment_info{s.base_offset(), s.next_offset(), s.size_bytes()} != expected[i]) {
+      return errc::not_found;
+    }
+  }
+  auto last = first + static_cast<ptrdiff_t>(expected.size());
+  *first = std::move(replacement);
+  _segments.erase(first + 1, last);
+  return {};
+}
+
+std::error_code log::flush() { return _segments.back()->flush(); }
 
 std::error_code log::close() {
   if (auto ec = flush()) return ec;

@@ -24,7 +24,10 @@
 //   one containing `offset`; at least one batch even when it exceeds max_bytes (KIP-74). An
 //   offset equal to log_end_offset() gives an empty range; outside [log_start_offset(),
 //   log_end_offset()] is errc::not_found (Kafka's OFFSET_OUT_OF_RANGE).
-// - A read_result's segment pointer stays valid until the next append/roll/close.
+// - A read_result's segment pointer stays valid until the next append/roll/close/
+//   replace_segments.
+// - open() first finishes or rolls back a compaction swap a crash interrupted
+//   (src/storage/compaction.h, docs/formats/segment.md).
 //
 // Thread safety: none. A log is owned by one shard and touched only from its thread
 // (docs/architecture.md); flush() and close() block, group commit does not. Completions run on
@@ -43,6 +46,14 @@
 #include "src/storage/segment.h"
 
 namespace sluice::storage {
+
+// What the owner thread hands to background work (compaction): a snapshot of one segment.
+struct segment_info {
+  int64_t base_offset = 0;
+  int64_t next_offset = 0;
+  uint64_t size_bytes = 0;
+  bool operator==(const segment_info&) const = default;
+};
 
 struct log_options {
   uint64_t segment_bytes = uint64_t{1} << 30;  // segment.bytes
@@ -96,6 +107,14 @@ class log {
   // flush(), write the active segment's index and the clean-shutdown marker; the last call
   // before dropping a log on shutdown.
   std::error_code close();
+
+  // Every segment, by base offset; the last one is the active segment.
+  std::vector<segment_info> segment_infos() const;
+  // Replaces the closed segments `expected` (consecutive, unchanged since they were snapshot)
+  // by `replacement`, whose files are already in place. errc::not_found when they no longer
+  // match (rolled into, removed by retention): the caller drops its work.
+  std::error_code replace_segments(std::span<const segment_info> expected,
+                                   std::unique_ptr<segment> replacement);
 
   int64_t log_start_offset() const { return _segments.front()->base_offset(); }
   int64_t log_end_offset() const { return _segments.back()->next_offset(); }
