@@ -246,6 +246,35 @@ TEST(Compaction, SmallSegmentsMergeUpToSegmentBytes) {
   EXPECT_EQ(read_all(*l).size(), 7u);
 }
 
+TEST(Compaction, TransactionalControlAndLastProducerBatchesAreKept) {
+  fixture f;
+  auto l = f.open();
+  auto add_built = [&](records::batch_builder& b) {
+    auto bytes = b.build().value();
+    ASSERT_TRUE(l->append(bytes));
+  };
+  records::batch_builder idem;  // producer 7's only batch, superseded: kept for its sequence
+  idem.producer(7, 0, 0).add(kT0, sv("k"), sv("1"));
+  add_built(idem);             // 0
+  records::batch_builder txn;  // transactions are not compacted yet
+  txn.producer(8, 0, 0).transactional(true).add(kT0, sv("t"), sv("1"));
+  add_built(txn);  // 1
+  auto marker = records::build_marker_batch(0, 8, 0, 0, {records::control_type::commit, 0}, kT0);
+  ASSERT_TRUE(l->append(marker.value()));  // 2
+  records::batch_builder p9a;              // producer 9's earlier batch, emptied: dropped
+  p9a.producer(9, 0, 0).add(kT0, sv("j"), sv("1"));
+  add_built(p9a);  // 3
+  records::batch_builder p9b;
+  p9b.producer(9, 0, 1).add(kT0, sv("j"), sv("2"));
+  add_built(p9b);  // 4
+  ASSERT_FALSE(l->roll());
+  f.add(*l, {{"k", "2"}, {"t", "2"}});  // 5, 6
+  f.compact(*l, kT0);
+  std::vector<int64_t> offsets;
+  for (const auto& r : read_all(*l)) offsets.push_back(r.offset);
+  EXPECT_EQ(offsets, (std::vector<int64_t>{0, 1, 2, 4, 5, 6}));
+}
+
 TEST(Compaction, ActiveSegmentOnlyIsANoOp) {
   fixture f;
   auto l = f.open();
