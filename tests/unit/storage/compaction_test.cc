@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/unit/storage/storage_test_util.h"
@@ -347,6 +348,35 @@ TEST(Compaction, SwapSkipsGroupsWhoseSegmentsChanged) {
   ASSERT_FALSE(compaction::swap(f.fs, *l, c, {0}));
   EXPECT_EQ(read_all(*l).size(), 2u);
   for (const auto& name : f.files()) EXPECT_EQ(name.find(".cleaned"), std::string::npos) << name;
+}
+
+TEST(Compaction, CleanRunsOnAnotherThreadWhileTheOwnerAppends) {
+  fixture f;
+  auto l = f.open();
+  for (int i = 0; i < 20; ++i) {
+    f.add(*l, {{"k" + std::to_string(i % 5), std::to_string(i)}});
+    if (i % 4 == 3) {
+      ASSERT_FALSE(l->roll());
+    }
+  }
+  const auto snap = compaction::snapshot(*l);
+  result<compaction::cleaned> c = errc::invalid_data;
+  std::thread worker([&] {
+    compaction::throttle t(
+        0, [] { return 0; }, [](int64_t) {});
+    c = compaction::clean(f.fs, snap, f.copts, kT0, t);
+  });
+  // The owner keeps appending to the active segment (never past a roll: the snapshot's
+  // closed segments stay as they were).
+  for (int i = 20; i < 60; ++i) f.add(*l, {{"n" + std::to_string(i), "x"}});
+  worker.join();
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_FALSE(compaction::swap(f.fs, *l, c.value(), {0}));
+  auto all = read_all(*l);
+  // k0..k4 keep their last values (offsets 15..19); the 40 appended records are all there.
+  ASSERT_EQ(all.size(), 45u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(all[static_cast<size_t>(i)].offset, 15 + i);
+  EXPECT_EQ(all.back().offset, 59);
 }
 
 TEST(CompactionThrottle, SleepsOffTheLeadOverTheRate) {
