@@ -289,6 +289,16 @@ void throttle::charge(uint64_t bytes) {
   }
 }
 
+double dirty_ratio(std::span<const segment_info> segments, int64_t cleaned_up_to) {
+  uint64_t total = 0;
+  uint64_t dirty = 0;
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {  // the active segment is not cleanable
+    total += segments[i].size_bytes;
+    if (segments[i].base_offset >= cleaned_up_to) dirty += segments[i].size_bytes;
+  }
+  return total == 0 ? 0.0 : static_cast<double>(dirty) / static_cast<double>(total);
+}
+
 snapshot_t snapshot(const log& l) { return {l.dir(), l.segment_infos()}; }
 
 result<cleaned> clean(file_system& fs, const snapshot_t& snap, const options& opts, int64_t now_ms,
@@ -339,6 +349,7 @@ result<cleaned> clean(file_system& fs, const snapshot_t& snap, const options& op
     }
   }
   out.groups.back().size_bytes = w.size();
+  out.cleaned_up_to = snap.segments[closed - 1].next_offset;
   if (auto ec = w.finish()) return fail(ec);
   if (auto ec = fs.sync_dir(snap.dir)) return fail(ec);
   return out;

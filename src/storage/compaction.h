@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -99,7 +100,14 @@ struct cleaned {
   std::string dir;
   std::vector<cleaned_group> groups;
   stats totals;
+  int64_t cleaned_up_to = 0;  // next offset after the last closed segment: the new checkpoint
 };
+
+// Kafka's cleanable ratio: bytes of closed segments at or after the cleaner checkpoint
+// `cleaned_up_to` (everything before it was cleaned already) over all closed-segment bytes;
+// 0 when there is no closed segment. Compaction is worth running once this reaches
+// min.cleanable.dirty.ratio. The checkpoint is kept by the caller (cleaned::cleaned_up_to).
+double dirty_ratio(std::span<const segment_info> segments, int64_t cleaned_up_to);
 
 // Phase 1. Cleans every closed segment of `snap` into .cleaned files. On error, whatever .cleaned
 // files it wrote are removed. A snapshot with fewer than one closed segment gives no groups.

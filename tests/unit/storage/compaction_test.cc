@@ -379,6 +379,29 @@ TEST(Compaction, CleanRunsOnAnotherThreadWhileTheOwnerAppends) {
   EXPECT_EQ(all.back().offset, 59);
 }
 
+TEST(Compaction, DirtyRatioCountsClosedSegmentsPastTheCheckpoint) {
+  std::vector<segment_info> segs{{0, 10, 100}, {10, 20, 100}, {20, 30, 200}, {30, 30, 0}};
+  EXPECT_EQ(compaction::dirty_ratio(segs, 0), 1.0);
+  EXPECT_EQ(compaction::dirty_ratio(segs, 10), 0.75);
+  EXPECT_EQ(compaction::dirty_ratio(segs, 20), 0.5);
+  EXPECT_EQ(compaction::dirty_ratio(segs, 30), 0.0);
+  EXPECT_EQ(compaction::dirty_ratio(std::span(segs).last(1), 0), 0.0);  // only the active one
+
+  fixture f;
+  auto l = f.open();
+  f.add(*l, {{"k", "1"}});
+  ASSERT_FALSE(l->roll());
+  f.add(*l, {{"k", "2"}});
+  ASSERT_FALSE(l->roll());
+  auto c = f.clean(*l, kT0);
+  EXPECT_EQ(c.cleaned_up_to, 2);
+  ASSERT_FALSE(compaction::swap(f.fs, *l, c, {0}));
+  EXPECT_EQ(compaction::dirty_ratio(l->segment_infos(), c.cleaned_up_to), 0.0);
+  f.add(*l, {{"k", "3"}});
+  ASSERT_FALSE(l->roll());
+  EXPECT_GT(compaction::dirty_ratio(l->segment_infos(), c.cleaned_up_to), 0.0);
+}
+
 TEST(CompactionThrottle, SleepsOffTheLeadOverTheRate) {
   int64_t now = 0;
   std::vector<int64_t> sleeps;
