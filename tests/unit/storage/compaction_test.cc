@@ -336,6 +336,24 @@ TEST(Compaction, CrashAfterCommitFinishesTheSwap) {
   EXPECT_EQ(f.files(), files);
 }
 
+TEST(Compaction, FailedCleanLeavesNoFilesAndTheLogAsItWas) {
+  fixture f;
+  auto l = f.open();
+  f.add(*l, {{"a", "1"}});
+  ASSERT_FALSE(l->roll());
+  f.add(*l, {{"b", "2"}});
+  ASSERT_FALSE(l->roll());
+  f.add(*l, {{"c", "3"}});
+  const auto before = f.files();
+  fault_injection_file_system faulty(f.fs);
+  faulty.fail_writes(fault_injection_file_system::fault::no_space, 1);
+  auto c = compaction::clean(faulty, compaction::snapshot(*l), f.copts, kT0, f.unlimited);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error(), errc::no_space);
+  EXPECT_EQ(f.files(), before);
+  EXPECT_EQ(read_all(*l).size(), 3u);
+}
+
 TEST(Compaction, SwapSkipsGroupsWhoseSegmentsChanged) {
   fixture f;
   auto l = f.open();
