@@ -378,13 +378,22 @@ std::error_code swap(file_system& fs, log& l, const cleaned& c, segment_options 
       return ec;
     };
     const std::string log_name = segment::log_name(g.base_offset);
-    const std::string index_name = segment::index_name(g.base_offset);
-    // 1. Old files aside (open handles keep serving reads until the in-memory swap).
+    // 1. Old files aside (open handles keep serving reads until the in-memory swap): every
+    // file of a source segment (.log, .index, and whatever other per-segment files exist,
+    // such as a time index), so no stale one survives next to the cleaned segment.
+    auto names = fs.list_dir(dir);
+    if (!names) return settle(names.error());
     for (const auto& s : g.sources) {
-      for (const auto& name :
-           {segment::log_name(s.base_offset), segment::index_name(s.base_offset)}) {
-        auto ec = fs.rename(path_of(dir, name), path_of(dir, name + std::string(kDeleted)));
-        if (ec && ec != errc::not_found) return settle(ec);  // a missing .index is fine
+      const std::string log_file = segment::log_name(s.base_offset);
+      const std::string prefix = log_file.substr(0, log_file.size() - 3);  // "<base>."
+      for (const auto& name : names.value()) {
+        if (!name.starts_with(prefix) || name.ends_with(kCleaned) || name.ends_with(kSwap) ||
+            name.ends_with(kDeleted)) {
+          continue;
+        }
+        if (auto ec = fs.rename(path_of(dir, name), path_of(dir, name + std::string(kDeleted)))) {
+          return settle(ec);
+        }
       }
     }
     if (auto ec = fs.sync_dir(dir)) return settle(ec);
