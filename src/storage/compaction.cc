@@ -202,7 +202,11 @@ std::error_code clean_batch(std::span<const uint8_t> bytes, const records::batch
     }
     headers.clear();
     for (const auto& hd : d.headers_of(rec)) headers.push_back({hd.key, hd.value});
-    b.add_at(rec.offset_delta, d.timestamp_of(rec), rec.key, rec.value, headers);
+    // The record's own timestamp (base + delta, wrapping like the builder), so its delta is
+    // written back unchanged, LogAppendTime batches included.
+    const auto ts = static_cast<int64_t>(static_cast<uint64_t>(h.base_timestamp) +
+                                         static_cast<uint64_t>(rec.timestamp_delta));
+    b.add_at(rec.offset_delta, ts, rec.key, rec.value, headers);
   }
   st.records_dropped += dropped;
   st.records_kept += d.records.size() - dropped;

@@ -213,6 +213,39 @@ TEST(Compaction, KeyOverwrittenInActiveSegmentIsDropped) {
   EXPECT_EQ(l->log_start_offset(), 0);  // the emptied segment keeps the start offset
 }
 
+TEST(Compaction, RebuiltBatchesKeepHeaderFieldsAndRecordTimestamps) {
+  fixture f;
+  auto l = f.open();
+  records::batch_builder b;
+  b.producer(42, 3, 100).partition_leader_epoch(7).log_append_time(kT0 + 50);
+  b.add(kT0, sv("a"), sv("1"));
+  b.add(kT0 + 5, sv("b"), sv("1"), std::vector<records::header_input>{{sv("h"), sv("v")}});
+  auto bytes = b.build().value();
+  ASSERT_TRUE(l->append(bytes));  // 0, 1
+  ASSERT_FALSE(l->roll());
+  f.add(*l, {{"a", "2"}});  // 2
+  f.compact(*l, kT0);
+  auto blob = l->read_bytes(0, 1 << 20).value();
+  records::batch_iterator it(blob);
+  auto* v = it.next();
+  ASSERT_NE(v, nullptr);
+  ASSERT_TRUE(records::validate_batch(v->bytes));
+  auto d = records::decode_records(v->bytes, 1 << 20).value();
+  EXPECT_EQ(d.header.base_offset, 0);
+  EXPECT_EQ(d.header.producer_id, 42);
+  EXPECT_EQ(d.header.producer_epoch, 3);
+  EXPECT_EQ(d.header.base_sequence, 100);
+  EXPECT_EQ(d.header.partition_leader_epoch, 7);
+  EXPECT_EQ(d.header.timestamp_type(), records::timestamp_type::log_append_time);
+  EXPECT_EQ(d.header.max_timestamp, kT0 + 50);
+  EXPECT_EQ(d.header.base_timestamp, kT0);
+  ASSERT_EQ(d.records.size(), 1u);
+  EXPECT_EQ(d.records[0].offset_delta, 1);
+  EXPECT_EQ(d.records[0].timestamp_delta, 5);
+  ASSERT_EQ(d.headers_of(d.records[0]).size(), 1u);
+  EXPECT_EQ(str(d.headers_of(d.records[0])[0].value), "v");
+}
+
 TEST(Compaction, KeylessRecordsAreKept) {
   fixture f;
   auto l = f.open();
