@@ -299,8 +299,6 @@ std::error_code log::replace_segments(std::span<const segment_info> expected,
   return {};
 }
 
-std::error_code log::flush() { return _segments.back()->flush(); }
-
 std::error_code log::close() {
   if (auto ec = flush()) return ec;
   if (auto ec = _segments.back()->write_index()) return ec;
