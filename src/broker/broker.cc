@@ -64,18 +64,25 @@ void broker::dispatch(net::connection_info& info, std::vector<uint8_t> frame, ne
   int16_t resp_header_version = kafka::response_header_version(api_key, version);
   // The frame must outlive the reader; the handler may complete after dispatch() returns, but it
   // decodes the body synchronously inside handle().
-  bool ok = h->handle(ctx, r,
-                      [done, correlation_id, resp_header_version](std::optional<wire::bytes> body) {
-                        if (!body) return done(net::reply::none());
-                        wire::bytes out;
-                        out.reserve(body->size() + 8);
-                        wire::writer w(out);
-                        kafka::response_header hdr;
-                        hdr.correlation_id = correlation_id;
-                        hdr.encode(w, resp_header_version);
-                        w.write_raw(body->data(), body->size());
-                        done(net::reply::send(std::move(out)));
-                      });
+  bool ok = h->handle(
+      ctx, r, [done, correlation_id, resp_header_version](std::optional<encoded_body> body) {
+        if (!body) return done(net::reply::none());
+        wire::bytes out;
+        out.reserve(body->bytes.size() + 8);
+        wire::writer w(out);
+        kafka::response_header hdr;
+        hdr.correlation_id = correlation_id;
+        hdr.encode(w, resp_header_version);
+        const size_t header_size = out.size();
+        w.write_raw(body->bytes.data(), body->bytes.size());
+        std::vector<net::file_chunk> files;
+        files.reserve(body->splices.size());
+        for (auto& s : body->splices) {
+          files.push_back({s.at + header_size, s.range.fd, s.range.offset, s.range.length,
+                           std::move(s.range.owner)});
+        }
+        done(net::reply::send(std::move(out), std::move(files)));
+      });
   if (!ok) {
     spdlog::warn("{}: malformed {} v{} request ({})", info.peer, kafka::find_api(api_key)->name,
                  version, make_error_code(r.ok() ? errc::invalid_data : r.error()).message());

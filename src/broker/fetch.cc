@@ -13,6 +13,7 @@
 #include "kafka/fetch.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -32,7 +33,7 @@ struct part_read {
   kafka::error error = kafka::error::none;
   int64_t high_watermark = -1;
   int64_t log_start_offset = -1;
-  std::optional<wire::bytes> records;
+  wire::records records;
 };
 
 struct part_want {
@@ -55,13 +56,33 @@ part_read read_one(partition& p, int64_t offset, int32_t max_bytes) {
     r.error = kafka::error::offset_out_of_range;
     return r;
   }
-  auto bytes = log.read_bytes(offset, static_cast<size_t>(std::max(max_bytes, 0)));
-  if (!bytes) {
-    r.error = bytes.error() == errc::not_found ? kafka::error::offset_out_of_range
-                                               : kafka::error::kafka_storage_error;
+  auto read = log.read(offset, static_cast<size_t>(std::max(max_bytes, 0)));
+  if (!read) {
+    r.error = read.error() == errc::not_found ? kafka::error::offset_out_of_range
+                                              : kafka::error::kafka_storage_error;
     return r;
   }
-  r.records = std::move(bytes).value();
+  if (read.value().seg == nullptr || read.value().range.length == 0) {
+    r.records = wire::bytes();
+    return r;
+  }
+  const storage::byte_range range = read.value().range;
+  int fd = read.value().seg->log_file().native_handle();
+  if (fd >= 0) fd = ::dup(fd);
+  if (fd < 0) {
+    // No descriptor to sendfile from (e.g. a test file system): copy the bytes instead.
+    auto bytes = read.value().seg->read_bytes(range);
+    if (!bytes) {
+      r.error = kafka::error::kafka_storage_error;
+      return r;
+    }
+    r.records = std::move(bytes).value();
+    return r;
+  }
+  // The duplicate keeps the segment's file open until the connection has sent the range,
+  // even if retention deletes the segment meanwhile.
+  r.records.file = wire::file_range{std::shared_ptr<void>(nullptr, [fd](void*) { ::close(fd); }),
+                                    fd, range.position, static_cast<uint32_t>(range.length)};
   return r;
 }
 
@@ -122,7 +143,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
     size_t total = 0;
     bool error = false;
     for (const auto& w : _wants) {
-      if (w.got.records) total += w.got.records->size();
+      total += w.got.records.size();
       error |= w.error != kafka::error::none || w.got.error != kafka::error::none;
     }
     if (_expired || error || total >= static_cast<size_t>(std::max(_min_bytes, 1)) ||
@@ -181,15 +202,12 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
       p.last_stable_offset = w.got.high_watermark;  // no transactions yet: LSO = HW
       p.log_start_offset = w.got.log_start_offset;
       p.aborted_transactions.emplace();  // empty list, not null
-      if (w.got.records && !w.got.records->empty()) {
-        // Over the response limit, later partitions send nothing this time (KIP-74 allows
-        // going over only for the first batch).
-        if (total == 0 || total + w.got.records->size() <= static_cast<size_t>(_max_bytes)) {
-          total += w.got.records->size();
-          p.records = std::move(w.got.records);
-        } else {
-          p.records = wire::bytes();
-        }
+      const size_t size = w.got.records.size();
+      // Over the response limit, later partitions send nothing this time (KIP-74 allows going
+      // over only for the first batch).
+      if (size > 0 && (total == 0 || total + size <= static_cast<size_t>(_max_bytes))) {
+        total += size;
+        p.records = std::move(w.got.records);
       } else {
         p.records = wire::bytes();
       }

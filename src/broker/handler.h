@@ -30,8 +30,14 @@ struct request_context {
   int16_t version() const { return header.request_api_version; }
 };
 
-// Called with the encoded response body (without response header), or nullopt for no response.
-using respond_fn = std::function<void(std::optional<wire::bytes>)>;
+// An encoded response body (without response header), possibly with file ranges spliced in.
+struct encoded_body {
+  wire::bytes bytes;
+  std::vector<wire::splice> splices;
+};
+
+// Called with the encoded response body, or nullopt for no response.
+using respond_fn = std::function<void(std::optional<encoded_body>)>;
 
 struct handler {
   int16_t api_key;
@@ -55,7 +61,7 @@ class responder {
     wire::bytes out;
     wire::writer w(out);
     resp.encode(w, _version);
-    _done(std::move(out));
+    _done(encoded_body{std::move(out), w.take_splices()});
   }
   void none() const { _done(std::nullopt); }
 

@@ -1,9 +1,12 @@
 #include "src/net/connection.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
 
 #include "src/base/byte_order.h"
 
@@ -19,6 +22,8 @@ connection::connection(asio::ip::tcp::socket socket, unsigned shard, dispatcher&
   _info.peer = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
   _info.shard = shard;
   _socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  // sendfile(2) is called on the raw descriptor; it must not block the shard.
+  _socket.native_non_blocking(true, ec);
 }
 
 void connection::start() {
@@ -89,10 +94,9 @@ void connection::on_reply(uint64_t seq, reply r) {
 }
 
 void connection::write_ready() {
-  if (_closed || _write_in_progress) return;
-  // Move every consecutive ready reply into one gathered write, keeping request order.
-  std::vector<asio::const_buffer> bufs;
-  while (!_ready.empty() && _ready.begin()->first == _next_write) {
+  if (_closed) return;
+  // Queue every consecutive ready reply, keeping request order.
+  while (!_close_after_write && !_ready.empty() && _ready.begin()->first == _next_write) {
     reply r = std::move(_ready.begin()->second);
     _ready.erase(_ready.begin());
     ++_next_write;
@@ -102,28 +106,80 @@ void connection::write_ready() {
       break;
     }
     if (r.what == reply::kind::none) continue;
-    std::vector<uint8_t> frame(4 + r.bytes.size());
-    be::store_i32(frame.data(), static_cast<int32_t>(r.bytes.size()));
-    std::copy(r.bytes.begin(), r.bytes.end(), frame.begin() + 4);
-    _writing.push_back(std::move(frame));
-    bufs.emplace_back(asio::buffer(_writing.back()));
+    uint64_t total = r.bytes.size();
+    for (const auto& f : r.files) total += f.length;
+    auto size = std::make_shared<std::vector<uint8_t>>(4);
+    be::store_i32(size->data(), static_cast<int32_t>(total));
+    _ops.push_back({size, 0, 4, {}, false});
+    auto data = std::make_shared<std::vector<uint8_t>>(std::move(r.bytes));
+    size_t pos = 0;
+    for (auto& f : r.files) {
+      if (f.at > pos) _ops.push_back({data, pos, f.at, {}, false});
+      pos = f.at;
+      if (f.length > 0) _ops.push_back({nullptr, 0, 0, std::move(f), true});
+    }
+    if (data->size() > pos) _ops.push_back({data, pos, data->size(), {}, false});
   }
   if (_reading_paused && !_close_after_write && _next_seq - _next_write < kMaxInFlight) {
     _reading_paused = false;
     read_size();
   }
-  if (bufs.empty()) {
+  if (!_write_in_progress) write_ops();
+}
+
+void connection::write_ops() {
+  if (_closed) return;
+  if (_ops.empty()) {
     if (_close_after_write) close();
     return;
   }
   _write_in_progress = true;
-  asio::async_write(_socket, bufs,
-                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                      self->_write_in_progress = false;
-                      self->_writing.clear();
-                      if (ec || self->_close_after_write) return self->close();
-                      self->write_ready();
-                    });
+  if (_ops.front().is_file) return send_file();
+  // Gather the buffers up to the next file range into one write.
+  std::vector<asio::const_buffer> bufs;
+  size_t count = 0;
+  for (const auto& op : _ops) {
+    if (op.is_file) break;
+    bufs.emplace_back(op.data->data() + op.begin, op.end - op.begin);
+    ++count;
+  }
+  asio::async_write(
+      _socket, bufs,
+      [self = shared_from_this(), count](const boost::system::error_code& ec, size_t) {
+        self->_write_in_progress = false;
+        if (ec) return self->close();
+        for (size_t i = 0; i < count; ++i) self->_ops.pop_front();
+        self->write_ready();
+      });
+}
+
+void connection::send_file() {
+  out_op& op = _ops.front();
+  while (op.file.length > 0) {
+    off_t offset = static_cast<off_t>(op.file.offset);
+    ssize_t n = ::sendfile(_socket.native_handle(), op.file.fd, &offset, op.file.length);
+    if (n > 0) {
+      op.file.offset += static_cast<uint64_t>(n);
+      op.file.length -= static_cast<uint32_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      _socket.async_wait(asio::ip::tcp::socket::wait_write,
+                         [self = shared_from_this()](const boost::system::error_code& ec) {
+                           if (ec) return self->close();
+                           self->send_file();
+                         });
+      return;
+    }
+    // The file ended early (or failed): the frame can't be completed, so the stream is lost.
+    spdlog::error("closing connection from {}: sendfile: {}", _info.peer,
+                  n == 0 ? "file shorter than expected" : std::strerror(errno));
+    return close();
+  }
+  _ops.pop_front();
+  _write_in_progress = false;
+  write_ready();
 }
 
 }  // namespace sluice::net

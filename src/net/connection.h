@@ -6,6 +6,7 @@
 //   socket.request.max.bytes (or negative) closes the connection before anything is allocated.
 // - Requests are read ahead (pipelining, up to kMaxInFlight) and handed to the dispatcher in
 //   arrival order; replies may complete in any order but are written strictly in request order.
+// - Replies may splice file ranges into their bytes; those go out with sendfile(2).
 // - A dispatcher that reports a malformed request gets the connection closed; the process and
 //   the other connections carry on.
 // - Idle connections (no complete request for connections.max.idle.ms) are closed.
@@ -24,14 +25,27 @@
 
 namespace sluice::net {
 
+// Part of a reply sent from a file with sendfile(2) (zero copy): after the first `at` bytes of
+// reply::bytes, `length` bytes of `fd` from `offset`. `owner` keeps the fd open until sent.
+struct file_chunk {
+  size_t at = 0;
+  int fd = -1;
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  std::shared_ptr<void> owner;
+};
+
 struct reply {
   enum class kind { send, none, close };
   kind what = kind::send;
-  std::vector<uint8_t> bytes;  // the response frame without its size prefix
+  std::vector<uint8_t> bytes;     // the response frame without its size prefix...
+  std::vector<file_chunk> files;  // ...with these file ranges spliced in, in order of `at`
 
-  static reply send(std::vector<uint8_t> b) { return {kind::send, std::move(b)}; }
-  static reply none() { return {kind::none, {}}; }
-  static reply close() { return {kind::close, {}}; }
+  static reply send(std::vector<uint8_t> b, std::vector<file_chunk> f = {}) {
+    return {kind::send, std::move(b), std::move(f)};
+  }
+  static reply none() { return {kind::none, {}, {}}; }
+  static reply close() { return {kind::close, {}, {}}; }
 };
 
 // Per-connection facts the dispatcher may read and annotate.
@@ -71,7 +85,18 @@ class connection : public std::enable_shared_from_this<connection> {
   void read_body(uint32_t size);
   void on_reply(uint64_t seq, reply r);
   void write_ready();
+  void write_ops();
+  void send_file();
   void arm_idle_timer();
+
+  // One piece of output: a slice of a reply's bytes, or a file range to sendfile.
+  struct out_op {
+    std::shared_ptr<std::vector<uint8_t>> data;
+    size_t begin = 0;
+    size_t end = 0;
+    file_chunk file;
+    bool is_file = false;
+  };
 
   boost::asio::ip::tcp::socket _socket;
   boost::asio::steady_timer _idle;
@@ -83,7 +108,7 @@ class connection : public std::enable_shared_from_this<connection> {
   uint64_t _next_seq = 0;    // sequence number of the next request read
   uint64_t _next_write = 0;  // sequence number of the next reply to write
   std::map<uint64_t, reply> _ready;
-  std::deque<std::vector<uint8_t>> _writing;  // buffers owned while async_write runs
+  std::deque<out_op> _ops;  // output in order; the front is being written
   bool _write_in_progress = false;
   bool _reading_paused = false;
   bool _closed = false;

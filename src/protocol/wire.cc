@@ -172,6 +172,16 @@ void writer::write_array_length(int32_t n, bool compact) {
   }
 }
 
+void writer::write_records(const records& r, bool compact) {
+  if (!r.file) return write_nullable_bytes(r, compact);
+  if (compact) {
+    write_uvarint(r.file->length + 1);
+  } else {
+    write_int32(static_cast<int32_t>(r.file->length));
+  }
+  _splices.push_back({size(), *r.file});
+}
+
 void writer::write_tagged_fields(const tagged_fields& unknown) {
   write_uvarint(static_cast<uint32_t>(unknown.size()));
   for (const auto& f : unknown) {

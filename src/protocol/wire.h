@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +28,42 @@ namespace sluice::wire {
 
 using bytes = std::vector<uint8_t>;
 using uuid = std::array<uint8_t, 16>;
+
+// A byte range of an open file, written to the socket with sendfile(2) instead of being copied
+// into the message (Fetch responses send segment data this way). `owner` keeps `fd` open until
+// the bytes are sent, even if the segment is deleted meanwhile.
+struct file_range {
+  std::shared_ptr<void> owner;
+  int fd = -1;
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  bool operator==(const file_range& o) const {
+    return fd == o.fd && offset == o.offset && length == o.length;
+  }
+};
+
+// Where a file_range goes in an encoded message: after the first `at` bytes of the buffer.
+struct splice {
+  size_t at = 0;
+  file_range range;
+};
+
+// The value of a `records` field: null, bytes in memory (every decoded request; small
+// responses), or a file range to sendfile (Fetch responses). It is a std::optional<bytes> with
+// one more alternative, so code that only deals in bytes reads as usual.
+struct records : std::optional<bytes> {
+  using std::optional<bytes>::optional;
+  using std::optional<bytes>::operator=;
+  std::optional<file_range> file;  // when set, encoded instead of the bytes
+
+  bool is_null() const { return !has_value() && !file; }
+  size_t size() const { return file ? file->length : has_value() ? value().size() : 0; }
+  bool operator==(const records& o) const {
+    return static_cast<const std::optional<bytes>&>(*this) ==
+               static_cast<const std::optional<bytes>&>(o) &&
+           file == o.file;
+  }
+};
 
 // A tagged field we do not know (KIP-482): kept verbatim so decode -> encode preserves it.
 struct tagged_field {
@@ -151,6 +188,11 @@ class writer {
   void write_bytes(std::span<const uint8_t> b, bool compact);
   void write_nullable_bytes(const std::optional<bytes>& b, bool compact);
   void write_array_length(int32_t n, bool compact);  // n = -1 writes null
+  // A records value: its length prefix, then the bytes or, for a file range, a splice.
+  void write_records(const records& r, bool compact);
+  // File ranges to send after the buffer's bytes at each splice's position, in order.
+  const std::vector<splice>& splices() const { return _splices; }
+  std::vector<splice> take_splices() { return std::move(_splices); }
   void write_raw(const uint8_t* p, size_t n) { _out->insert(_out->end(), p, p + n); }
   void write_tagged_fields(const tagged_fields& unknown);
 
@@ -171,6 +213,7 @@ class writer {
   }
   bytes _own;
   bytes* _out = &_own;
+  std::vector<splice> _splices;
 };
 
 // Number of bytes write_uvarint(v) produces.

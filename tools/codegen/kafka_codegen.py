@@ -340,6 +340,8 @@ def nullable_any(f):
 
 
 def cpp_type(f):
+    if f.elem == "records":
+        return "wire::records"  # std::optional<bytes> that may instead hold a file range
     if f.struct is not None:
         base = f.struct.qual()
     elif f.elem == "string":
@@ -606,7 +608,9 @@ def encode_scalar(o, elem, x, compact, opt, ncond):
             o(f"detail::put_string(w, {x}, {ncond}, {compact});")
         else:
             o(f"w.write_string({x}, {compact});")
-    elif elem in ("bytes", "records"):
+    elif elem == "records":
+        o(f"detail::put_records(w, {x}, {ncond}, {compact});")
+    elif elem == "bytes":
         if opt:
             o(f"detail::put_bytes(w, {x}, {ncond}, {compact});")
         else:
@@ -836,6 +840,12 @@ inline void put_bytes(wire::writer& w, const std::optional<wire::bytes>& b, bool
   } else {
     w.write_bytes({}, compact);
   }
+}
+
+// A records field: nullable where the version allows, and possibly a file range (sendfile).
+inline void put_records(wire::writer& w, const wire::records& r, bool nullable, bool compact) {
+  if (r.file || nullable) return w.write_records(r, compact);
+  w.write_bytes(r ? std::span<const uint8_t>(*r) : std::span<const uint8_t>(), compact);
 }
 
 inline std::optional<wire::bytes> get_bytes(wire::reader& r, bool nullable, bool compact) {
