@@ -29,7 +29,10 @@ void partition::notify_appended() {
 result<partition*> shard_partitions::get(const std::shared_ptr<const topic_entry>& topic,
                                          int32_t index) {
   std::string name = topic->name + "-" + std::to_string(index);
-  if (auto it = _open.find(name); it != _open.end()) return it->second.get();
+  if (auto it = _open.find(name); it != _open.end()) {
+    it->second->refresh(topic);
+    return it->second.get();
+  }
   storage::log_options opts;
   opts.segment_bytes = static_cast<uint64_t>(topic->settings.segment_bytes);
   opts.index_interval_bytes = static_cast<uint32_t>(topic->settings.index_interval_bytes);

@@ -35,6 +35,11 @@ class partition {
       : _topic(std::move(topic)), _index(index), _log(std::move(log)) {}
 
   const topic_entry& topic() const { return *_topic; }
+  // Adopts `topic` when its configs are newer than the ones this partition holds (AlterConfigs
+  // publishes a new entry; handlers pass the current snapshot's entry on every lookup).
+  void refresh(const std::shared_ptr<const topic_entry>& topic) {
+    if (topic->config_version > _topic->config_version) _topic = topic;
+  }
   int32_t index() const { return _index; }
   storage::log& log() { return *_log; }
 

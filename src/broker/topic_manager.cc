@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <random>
@@ -29,6 +30,27 @@ int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// Kafka's list configs are comma-separated with optional blanks around items.
+std::vector<std::string> split_list(std::string_view v) {
+  std::vector<std::string> items;
+  while (!v.empty()) {
+    auto comma = v.find(',');
+    auto item = v.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  return items;
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+  std::string s;
+  for (const auto& i : items) s += (s.empty() ? "" : ",") + i;
+  return s;
 }
 
 }  // namespace
@@ -126,6 +148,110 @@ topic_outcome topic_manager::create_one(const topic_spec& spec, topic_map& next)
   }
   spdlog::info("created topic {} with {} partitions", e->name, e->partitions);
   next[e->name] = std::move(e);
+  return r;
+}
+
+}  // namespace sluice::broker
+
+namespace sluice::broker {
+
+void topic_manager::alter(std::vector<alter_spec> specs, alter_done done) {
+  boost::asio::post(_control, [this, specs = std::move(specs), done = std::move(done)] {
+    auto next = std::make_shared<topic_map>(*_map.load());
+    std::vector<topic_outcome> out;
+    out.reserve(specs.size());
+    bool changed = false;
+    for (const auto& spec : specs) {
+      out.push_back(alter_one(spec, *next));
+      changed |= out.back().error == kafka::error::none && !spec.validate_only;
+    }
+    if (changed) _map.store(std::move(next));
+    done(std::move(out));
+  });
+}
+
+topic_outcome topic_manager::alter_one(const alter_spec& spec, topic_map& next) {
+  topic_outcome r{spec.name, kafka::error::none, {}, nullptr};
+  auto fail = [&](kafka::error e, std::string msg) {
+    r.error = e;
+    r.message = std::move(msg);
+    return r;
+  };
+  auto it = next.find(spec.name);
+  if (it == next.end()) {
+    return fail(kafka::error::unknown_topic_or_partition,
+                "Topic '" + spec.name + "' does not exist.");
+  }
+  const topic_entry& old = *it->second;
+  meta::config_map configs = spec.incremental ? old.configs : spec.replace;
+  if (spec.incremental) {
+    for (const auto& ch : spec.changes) {
+      const auto* key = meta::find_topic_config(ch.name);
+      bool is_list = key != nullptr && key->type == meta::config_type::list;
+      switch (ch.op) {
+        case config_op::set:
+          if (!ch.value) {
+            return fail(kafka::error::invalid_request, "Null value not supported for: " + ch.name);
+          }
+          configs[ch.name] = *ch.value;
+          break;
+        case config_op::remove:
+          configs.erase(ch.name);
+          break;
+        case config_op::append:
+        case config_op::subtract: {
+          bool append = ch.op == config_op::append;
+          if (key == nullptr) {
+            return fail(kafka::error::invalid_config, "Unknown topic config name: " + ch.name);
+          }
+          if (!is_list) {
+            return fail(kafka::error::invalid_config,
+                        std::string("Config value ") + (append ? "append" : "subtract") +
+                            " is not allowed for config key: " + ch.name +
+                            " (only list configs support it)");
+          }
+          if (!ch.value) {
+            return fail(kafka::error::invalid_request, "Null value not supported for: " + ch.name);
+          }
+          auto cur = meta::resolve_topic_config(ch.name, configs, _cfg);
+          auto items = split_list(cur ? std::string_view(cur.value().value) : "");
+          for (const auto& v : split_list(*ch.value)) {
+            auto pos = std::find(items.begin(), items.end(), v);
+            if (append && pos == items.end()) items.push_back(v);
+            if (!append && pos != items.end()) items.erase(pos);
+          }
+          configs[ch.name] = join_list(items);
+          break;
+        }
+        default:
+          return fail(kafka::error::invalid_request, "Unknown config operation " +
+                                                         std::to_string(static_cast<int>(ch.op)) +
+                                                         " for " + ch.name);
+      }
+    }
+  }
+  if (auto why = meta::validate_topic_configs(configs); !why.empty()) {
+    return fail(kafka::error::invalid_config, why);
+  }
+  auto settings = meta::resolve_topic_settings(configs, _cfg);
+  if (!settings) return fail(kafka::error::invalid_config, settings.error().message());
+
+  auto e = std::make_shared<topic_entry>(old);
+  e->configs = std::move(configs);
+  e->settings = settings.value();
+  e->config_version = old.config_version + 1;
+  r.topic = e;
+  if (spec.validate_only) return r;
+
+  auto stored = _store.get_topic(spec.name);
+  int64_t created = stored ? stored.value().created_ms : now_ms();
+  meta::topic_info info{e->name, e->id, e->partitions, e->configs, created};
+  if (auto ec = _store.put_topic(info)) {
+    spdlog::error("altering topic {}: metadata store: {}", spec.name, ec.message());
+    return fail(kafka::error::kafka_storage_error, "Metadata store write failed: " + ec.message());
+  }
+  spdlog::info("altered configs of topic {}", e->name);
+  it->second = std::move(e);
   return r;
 }
 

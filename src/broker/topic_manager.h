@@ -4,19 +4,20 @@
 // Contract:
 // - Readers on any shard take `snapshot()`: an immutable map that never changes under them.
 //   Readers take no lock the writer holds for long; a new snapshot replaces the old atomically.
-// - Changes (create, later delete and alter) run one at a time on the control thread, which
+// - Changes (create, alter configs, later delete) run one at a time on the control thread, which
 //   writes the metadata store (RocksDB, fsynced) before publishing the new snapshot: a topic a
 //   client has seen survives a crash. Completions run on the control thread; callers post them
 //   back to their own shard.
 //
-// Thread safety: snapshot() from any thread; create() from any thread; load() and stop() from
-// the main thread only.
+// Thread safety: snapshot() from any thread; create() and alter() from any thread; load() and
+// stop() from the main thread only.
 
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ struct topic_entry {
   int32_t partitions = 0;
   meta::config_map configs;  // topic-level overrides
   meta::topic_settings settings;
+  // Bumped by every config change; open partitions adopt an entry with a newer one.
+  uint64_t config_version = 0;
 };
 
 using topic_map = std::map<std::string, std::shared_ptr<const topic_entry>, std::less<>>;
@@ -54,6 +57,25 @@ struct topic_outcome {
   std::shared_ptr<const topic_entry> topic;  // the created (or, validate-only, would-be) topic
 };
 
+// One config change of an IncrementalAlterConfigs request.
+enum class config_op : int8_t { set = 0, remove = 1, append = 2, subtract = 3 };
+
+struct config_change {
+  std::string name;
+  config_op op = config_op::set;
+  std::optional<std::string> value;
+};
+
+// A change of one topic's overrides: AlterConfigs replaces them all (`replace`), while
+// IncrementalAlterConfigs applies `changes` to the current ones.
+struct alter_spec {
+  std::string name;
+  bool incremental = false;
+  meta::config_map replace;
+  std::vector<config_change> changes;
+  bool validate_only = false;
+};
+
 class topic_manager {
  public:
   topic_manager(const config& cfg, meta::store& store);
@@ -68,8 +90,15 @@ class topic_manager {
   using create_done = std::function<void(std::vector<topic_outcome>)>;
   void create(std::vector<topic_spec> specs, create_done done);
 
+  // Changes topic configs: validates the new override set (INVALID_CONFIG with a message),
+  // writes it to the store and publishes entries with re-resolved settings. Outcomes carry the
+  // new (or, validate-only, would-be) entry.
+  using alter_done = std::function<void(std::vector<topic_outcome>)>;
+  void alter(std::vector<alter_spec> specs, alter_done done);
+
  private:
   topic_outcome create_one(const topic_spec& spec, topic_map& next);
+  topic_outcome alter_one(const alter_spec& spec, topic_map& next);
 
   const config& _cfg;
   meta::store& _store;
