@@ -11,17 +11,23 @@ extern const handler fetch_handler;
 extern const handler list_offsets_handler;
 extern const handler create_topics_handler;
 extern const handler metadata_handler;
+extern const handler describe_configs_handler;
+extern const handler alter_configs_handler;
+extern const handler incremental_alter_configs_handler;
 
 namespace {
 
 // Ordered by API key (ApiVersions lists them in this order).
 const handler* const kHandlers[] = {
-    &produce_handler,        // 0
-    &fetch_handler,          // 1
-    &list_offsets_handler,   // 2
-    &metadata_handler,       // 3
-    &api_versions_handler,   // 18
-    &create_topics_handler,  // 19
+    &produce_handler,                    // 0
+    &fetch_handler,                      // 1
+    &list_offsets_handler,               // 2
+    &metadata_handler,                   // 3
+    &api_versions_handler,               // 18
+    &create_topics_handler,              // 19
+    &describe_configs_handler,           // 32
+    &alter_configs_handler,              // 33
+    &incremental_alter_configs_handler,  // 44
 };
 
 }  // namespace

@@ -1,0 +1,68 @@
+// AlterConfigs (key 33, v0-2): replaces a topic's whole override set (keys not named go back to
+// their broker or Kafka default). The new set is validated like CreateTopics' configs
+// (INVALID_CONFIG with a message), honours validate_only, and is written to the metadata store
+// on the control thread before the new settings are published (topic_manager::alter). Broker
+// resources: Sluice has no dynamic broker configs, so any key is refused (config_resources.h).
+
+#include "kafka/alter_configs.h"
+
+#include "src/broker/broker.h"
+#include "src/broker/config_resources.h"
+#include "src/broker/handler.h"
+
+namespace sluice::broker {
+namespace {
+
+using kafka::alter_configs_request;
+using kafka::alter_configs_response;
+
+void handle(request_context& ctx, alter_configs_request& req,
+            responder<alter_configs_response> reply) {
+  std::vector<pending_resource> resources;
+  for (const auto& r : req.resources) {
+    auto& p = resources.emplace_back();
+    p.early = {r.resource_type, r.resource_name, kafka::error::none, {}};
+    if (r.resource_type == kResourceBroker) {
+      std::vector<std::string> keys;
+      for (const auto& c : r.configs) keys.push_back(c.name);
+      p.early = check_broker_alter(ctx.cfg, r.resource_type, r.resource_name, keys);
+      continue;
+    }
+    if (r.resource_type != kResourceTopic) {
+      p.early.error = kafka::error::invalid_request;
+      p.early.message = "Unsupported resource type " + std::to_string(r.resource_type);
+      continue;
+    }
+    alter_spec spec{r.resource_name, false, {}, {}, req.validate_only};
+    for (const auto& c : r.configs) {
+      if (!c.value) {
+        p.early.error = kafka::error::invalid_request;
+        p.early.message = "Null value not supported for: " + c.name;
+        break;
+      }
+      spec.replace[c.name] = *c.value;
+    }
+    if (p.early.error == kafka::error::none) p.change = std::move(spec);
+  }
+  alter_resources(
+      ctx, std::move(resources), [reply = std::move(reply)](std::vector<resource_result> results) {
+        alter_configs_response resp;
+        for (auto& r : results) {
+          auto& out = resp.responses.emplace_back();
+          out.error_code = kafka::code(r.error);
+          out.error_message =
+              r.error == kafka::error::none ? std::nullopt : std::optional<std::string>(r.message);
+          out.resource_type = r.type;
+          out.resource_name = r.name;
+        }
+        reply(std::move(resp));
+      });
+}
+
+}  // namespace
+
+extern const handler alter_configs_handler = {
+    alter_configs_request::api_key, 0, 2,
+    &typed_handle<alter_configs_request, alter_configs_response, &handle>};
+
+}  // namespace sluice::broker

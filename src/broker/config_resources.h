@@ -1,0 +1,45 @@
+#pragma once
+// What AlterConfigs and IncrementalAlterConfigs share: Kafka's resource types, the checks on a
+// broker resource (Sluice reads broker settings at startup, so none can change at runtime), and
+// running the topic changes on the topic manager's control thread.
+//
+// Thread safety: alter_resources() from the connection's shard; `done` runs back on that shard.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/broker/handler.h"
+#include "src/broker/topic_manager.h"
+
+namespace sluice::broker {
+
+inline constexpr int8_t kResourceTopic = 2;
+inline constexpr int8_t kResourceBroker = 4;
+
+struct resource_result {
+  int8_t type = 0;
+  std::string name;
+  kafka::error error = kafka::error::none;
+  std::string message;
+};
+
+// One resource of an alter request: either already answered (`early`) or a topic change.
+struct pending_resource {
+  resource_result early;
+  std::optional<alter_spec> change;
+};
+
+// The answer to altering broker resource `name` with `keys`: INVALID_REQUEST for another
+// node's id, INVALID_CONFIG for unknown keys, INVALID_REQUEST for keys that are static.
+resource_result check_broker_alter(const config& cfg, int8_t type, const std::string& name,
+                                   const std::vector<std::string>& keys);
+
+// Applies the topic changes (one topic_manager::alter call) and calls done with one result per
+// resource, in request order, on the connection's shard.
+void alter_resources(request_context& ctx, std::vector<pending_resource> resources,
+                     std::function<void(std::vector<resource_result>)> done);
+
+}  // namespace sluice::broker
