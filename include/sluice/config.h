@@ -3,8 +3,8 @@
 //
 // Keys use Apache Kafka's broker config names wherever Kafka has one, so operators' knowledge
 // carries over. The single table of keys (name, default, range, doc) lives in
-// src/app/config_loader.cc; config/sluice.yaml documents every key with its default and a unit
-// test keeps the two in step.
+// src/base/config_keys.cc (used by the config loader and by DescribeConfigs); config/sluice.yaml
+// documents every key with its default and a unit test keeps the two in step.
 //
 // Thread safety: built once at startup, then read-only and shared by every shard.
 

@@ -1,7 +1,7 @@
 #pragma once
 // Builds a sluice::config from defaults, a YAML file and `--set key=value` overrides.
 //
-// Every key is defined once, in the table in config_loader.cc (name, default, range, doc).
+// Every key is defined once, in the table in src/base/config_keys.cc (name, default, range, doc).
 // Errors are one line naming the key and the problem ("num.partitions: expected an integer,
 // got 'x'"); the caller prints it and exits with status 2. Nothing here throws to the caller.
 //

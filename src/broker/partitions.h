@@ -36,7 +36,9 @@ class partition {
 
   const topic_entry& topic() const { return *_topic; }
   // Adopts `topic` when its configs are newer than the ones this partition holds (AlterConfigs
-  // publishes a new entry; handlers pass the current snapshot's entry on every lookup).
+  // publishes a new entry; handlers pass the current snapshot's entry on every lookup). Only
+  // what is read per request follows (max.message.bytes, timestamps, cleanup.policy); the log
+  // keeps the segment.bytes and index.interval.bytes it was opened with until the next start.
   void refresh(const std::shared_ptr<const topic_entry>& topic) {
     if (topic->config_version > _topic->config_version) _topic = topic;
   }

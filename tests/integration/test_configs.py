@@ -93,6 +93,45 @@ def incremental_alter(b, resources, validate_only=False):
     return out
 
 
+def describe_v3(b, rtype, name, keys):
+    """DescribeConfigs v3 with documentation: {name: (value, source, config_type, doc)}."""
+    body = struct.pack(">i", 1) + struct.pack(">b", rtype) + _str(name) + struct.pack(">i", len(keys))
+    for k in keys:
+        body += _str(k)
+    body += struct.pack(">??", True, True)
+    with b.connect() as s:
+        send_frame(s, struct.pack(">hhi", 32, 3, 9) + _str("test") + body)
+        resp = recv_frame(s)
+    assert resp is not None, "connection closed"
+    pos = 8
+
+    def take(fmt):
+        nonlocal pos
+        v = struct.unpack_from(fmt, resp, pos)
+        pos += struct.calcsize(fmt)
+        return v[0]
+
+    def read_str():
+        nonlocal pos
+        ln = take(">h")
+        if ln < 0:
+            return None
+        s = resp[pos:pos + ln].decode()
+        pos += ln
+        return s
+
+    assert take(">i") == 1
+    code, _, _, _ = take(">h"), read_str(), take(">b"), read_str()
+    assert code == 0, code
+    out = {}
+    for _ in range(take(">i")):
+        key, value, _, source, _ = read_str(), read_str(), take(">?"), take(">b"), take(">?")
+        for _ in range(take(">i")):
+            read_str(), read_str(), take(">b")
+        out[key] = (value, source, take(">b"), read_str())
+    return out
+
+
 class Describe(unittest.TestCase):
     def test_topic_values_sources_and_synonyms(self):
         with Sluiced("--set", "log.retention.ms=3600000") as b:
@@ -156,6 +195,22 @@ class Describe(unittest.TestCase):
             [resp] = a.describe_configs([KpResource(ConfigResourceType.TOPIC, "missing")])
             self.assertEqual(resp.resources[0][0], 3)  # UNKNOWN_TOPIC_OR_PARTITION
             a.close()
+
+    def test_v3_types_and_documentation(self):
+        with Sluiced() as b:
+            create(admin(b), NewTopic("t", 1, 1))
+            cfg = describe_v3(b, 2, "t", ["cleanup.policy", "retention.ms", "preallocate",
+                                          "segment.bytes", "compression.type",
+                                          "min.cleanable.dirty.ratio"])
+            types = {k: v[2] for k, v in cfg.items()}
+            self.assertEqual(types, {"cleanup.policy": 7, "retention.ms": 5, "preallocate": 1,
+                                     "segment.bytes": 3, "compression.type": 2,
+                                     "min.cleanable.dirty.ratio": 6})
+            self.assertIn("compact", cfg["cleanup.policy"][3])
+            cfg = describe_v3(b, 4, "0", ["num.partitions", "log.retention.ms"])
+            self.assertEqual(cfg["num.partitions"][:3], ("1", 5, 3))
+            self.assertEqual(cfg["log.retention.ms"][2], 5)
+            self.assertTrue(cfg["num.partitions"][3])
 
     def test_unknown_topic(self):
         with Sluiced("--set", "auto.create.topics.enable=false") as b:
