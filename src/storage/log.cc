@@ -1,6 +1,7 @@
 #include "src/storage/log.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <optional>
 
@@ -13,6 +14,20 @@ namespace sluice::storage {
 namespace {
 
 constexpr size_t kDigits = 20;
+constexpr size_t kMaxTimestampOffset = 35;  // docs/formats/record_batch.md
+constexpr const char* kStartOffsetFile = "log-start-offset";
+constexpr const char* kStartOffsetTemp = "log-start-offset.tmp";
+constexpr size_t kStartOffsetSize = 14;  // version int16, offset int64, crc32c uint32
+
+// LogAppendTime, as Kafka stamps a batch in place: attribute bit and maxTimestamp; both lie in
+// the CRC's range, so the CRC is recomputed.
+void stamp_log_append_time(std::span<uint8_t> batch, int64_t now_ms) {
+  const auto attributes = be::load_i16(&batch[records::kAttributesOffset]);
+  be::store_i16(&batch[records::kAttributesOffset],
+                static_cast<int16_t>(attributes | records::attr::kTimestampType));
+  be::store_i64(&batch[kMaxTimestampOffset], now_ms);
+  be::store_u32(&batch[records::kCrcOffset], records::compute_crc(batch));
+}
 
 // "<20 digits>.log" -> base offset; anything else is not a segment.
 bool parse_segment_name(const std::string& name, int64_t& base) {
@@ -130,6 +145,7 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
     SLUICE_TRY(s, segment::create(fs, l->_dir, 0, l->seg_opts()));
     l->_segments.push_back(std::move(s));
     if (auto ec = fs.sync_dir(l->_dir)) return ec;
+    if (auto ec = l->load_start_offset()) return ec;
     return l;
   }
   for (size_t i = 0; i < bases.size(); ++i) {
@@ -154,31 +170,78 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
     }
     l->_segments.push_back(std::move(s).value());
   }
+  l->_active_since_ms = l->_segments.back()->first_batch_timestamp();
+  if (auto ec = l->load_start_offset()) return ec;
   // After a clean shutdown everything was synced; otherwise the recovered tail may sit only in
   // the page cache, so the first durable wait syncs it.
   if (l->_opened_clean) l->_gc->mark_durable(l->log_end_offset());
   return l;
 }
 
-result<log::append_result> log::append(std::span<uint8_t> batch) {
+std::error_code log::load_start_offset() {
+  _log_start_offset = _segments.front()->base_offset();
+  auto f = _fs->open(_dir + "/" + kStartOffsetFile);
+  if (!f) return f.error() == errc::not_found ? std::error_code{} : f.error();
+  std::array<uint8_t, kStartOffsetSize + 1> buf;
+  auto n = f.value()->pread(0, buf);
+  if (!n) return n.error();
+  // Written by rename, so it is whole or absent; anything else is damage, not a crash.
+  if (n.value() != kStartOffsetSize || be::load_i16(buf.data()) != 0 ||
+      be::load_u32(&buf[10]) != crc32c::value(buf.data(), 10)) {
+    return errc::invalid_data;
+  }
+  // Flushed before it was written, so it cannot pass the durable log end unless files were lost.
+  _log_start_offset = std::clamp(be::load_i64(&buf[2]), _log_start_offset, log_end_offset());
+  return {};
+}
+
+std::error_code log::write_start_offset(int64_t offset) {
+  std::array<uint8_t, kStartOffsetSize> buf;
+  be::store_i16(buf.data(), 0);
+  be::store_i64(&buf[2], offset);
+  be::store_u32(&buf[10], crc32c::value(buf.data(), 10));
+  const std::string tmp = _dir + "/" + kStartOffsetTemp;
+  {
+    auto created = _fs->create(tmp);
+    if (!created) return created.error();
+    auto& f = created.value();
+    if (auto ec = f->truncate(0)) return ec;
+    if (auto ec = f->pwrite(0, buf)) return ec;
+    if (auto ec = f->fdatasync()) return ec;
+  }
+  if (auto ec = _fs->rename(tmp, _dir + "/" + kStartOffsetFile)) return ec;
+  return _fs->sync_dir(_dir);
+}
+
+result<log::append_result> log::append(std::span<uint8_t> batch, int64_t now_ms) {
   if (_gc->error()) return errc::io_error;
   SLUICE_TRY(h, records::validate_batch(batch));
+  int64_t append_time = -1;
+  if (_opts.log_append_time) {
+    if (now_ms < 0) return errc::invalid_config;
+    stamp_log_append_time(batch, now_ms);
+    append_time = now_ms;
+  }
   segment* active = _segments.back().get();
   const bool full = active->size_bytes() + batch.size() > _opts.segment_bytes;
   const bool offsets_full =
       active->next_offset() + h.last_offset_delta - active->base_offset() > int64_t{UINT32_MAX};
-  if (!active->empty() && (full || offsets_full)) {
+  const bool too_old = _opts.segment_ms >= 0 && now_ms >= 0 && _active_since_ms >= 0 &&
+                       now_ms - _active_since_ms > _opts.segment_ms;
+  if (!active->empty() && (full || offsets_full || too_old)) {
     if (auto ec = roll()) return ec;
     active = _segments.back().get();
   }
   SLUICE_TRY(a, active->append(batch));
   _unsynced_records += a.last_offset - a.base_offset + 1;
   if (_unsynced_records >= _opts.flush_messages) request_sync();
-  return append_result{a.base_offset, a.last_offset};
+  if (_active_since_ms < 0) _active_since_ms = now_ms;
+  return append_result{a.base_offset, a.last_offset, append_time};
 }
 
-result<log::append_result> log::append_durable(std::span<uint8_t> batch, completion on_durable) {
-  SLUICE_TRY(a, append(batch));
+result<log::append_result> log::append_durable(std::span<uint8_t> batch, int64_t now_ms,
+                                               completion on_durable) {
+  SLUICE_TRY(a, append(batch, now_ms));
   _gc->wait(a.last_offset, std::move(on_durable));
   return a;
 }
@@ -231,6 +294,7 @@ std::error_code log::roll() {
   auto s = segment::create(*_fs, _dir, active->next_offset(), seg_opts());
   if (!s) return s.error();
   _segments.push_back(std::move(s).value());
+  _active_since_ms = -1;
   return _fs->sync_dir(_dir);
 }
 
@@ -253,6 +317,84 @@ result<wire::bytes> log::read_bytes(int64_t offset, size_t max_bytes) {
   SLUICE_TRY(r, read(offset, max_bytes));
   if (r.seg == nullptr) return wire::bytes{};
   return r.seg->read_bytes(r.range);
+}
+
+result<timestamp_offset> log::offset_for_time(int64_t timestamp) {
+  switch (timestamp) {
+    case kEarliestTimestamp:
+    case kEarliestLocalTimestamp:
+      return timestamp_offset{log_start_offset(), -1};
+    case kLatestTimestamp:
+      return timestamp_offset{log_end_offset(), -1};
+    case kMaxTimestamp: {
+      segment* best = nullptr;  // the first segment holding the largest timestamp
+      for (auto& s : _segments) {
+        if (s->next_offset() > _log_start_offset &&
+            (best == nullptr || s->max_timestamp() > best->max_timestamp())) {
+          best = s.get();
+        }
+      }
+      if (best == nullptr) return timestamp_offset{};
+      return best->find_max_timestamp();
+    }
+    default:
+      break;
+  }
+  if (timestamp < 0) return errc::invalid_data;
+  for (auto& s : _segments) {
+    if (s->next_offset() <= _log_start_offset || s->max_timestamp() < timestamp) continue;
+    SLUICE_TRY(r, s->find_by_timestamp(timestamp, _log_start_offset));
+    if (r.offset >= 0) return r;
+  }
+  return timestamp_offset{};
+}
+
+result<int64_t> log::delete_records(int64_t offset) {
+  if (offset < 0 || offset > log_end_offset()) return errc::not_found;
+  if (offset <= _log_start_offset) return _log_start_offset;
+  // The checkpoint must never name an offset a crash could take back.
+  if (auto ec = flush()) return ec;
+  if (auto ec = write_start_offset(offset)) return ec;
+  _log_start_offset = offset;
+  return offset;
+}
+
+std::error_code log::remove_oldest_segment() {
+  const int64_t base = _segments.front()->base_offset();
+  // Without its .log a segment no longer exists for open(); leftover indexes are ignored there
+  // and truncated if the name is ever reused.
+  if (auto ec = _fs->remove(_dir + "/" + segment::log_name(base))) return ec;
+  _segments.erase(_segments.begin());
+  (void)_fs->remove(_dir + "/" + segment::index_name(base));
+  (void)_fs->remove(_dir + "/" + segment::time_index_name(base));
+  _log_start_offset = std::max(_log_start_offset, _segments.front()->base_offset());
+  return {};
+}
+
+result<size_t> log::apply_retention(int64_t now_ms) {
+  uint64_t total = 0;
+  for (const auto& s : _segments) total += s->size_bytes();
+  size_t deleted = 0;
+  std::error_code failed;
+  while (_segments.size() > 1) {  // never the active segment
+    const segment& s = *_segments.front();
+    const bool below_start = s.next_offset() <= _log_start_offset;
+    // Kafka judges a segment by its largest timestamp; one without timestamps never expires.
+    const bool expired = _opts.retention_ms >= 0 && s.max_timestamp() >= 0 &&
+                         now_ms - s.max_timestamp() > _opts.retention_ms;
+    const bool over_size = _opts.retention_bytes >= 0 &&
+                           total - s.size_bytes() >= static_cast<uint64_t>(_opts.retention_bytes);
+    if (!below_start && !expired && !over_size) break;
+    const uint64_t size = s.size_bytes();
+    if ((failed = remove_oldest_segment())) break;
+    total -= size;
+    ++deleted;
+  }
+  if (deleted > 0) {
+    if (auto ec = _fs->sync_dir(_dir)) return ec;
+  }
+  if (failed) return failed;
+  return deleted;
 }
 
 std::error_code log::flush() {

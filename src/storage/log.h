@@ -25,9 +25,24 @@
 //   offset equal to log_end_offset() gives an empty range; outside [log_start_offset(),
 //   log_end_offset()] is errc::not_found (Kafka's OFFSET_OUT_OF_RANGE).
 // - A read_result's segment pointer stays valid until the next append/roll/close/
-//   replace_segments.
+//   replace_segments/apply_retention.
 // - open() first finishes or rolls back a compaction swap a crash interrupted
 //   (src/storage/compaction.h, docs/formats/segment.md).
+// - Time: nothing reads a clock; callers pass `now_ms` (wall-clock ms). With
+//   opts.log_append_time, append() stamps the batch as LogAppendTime (attribute bit, maxTimestamp
+//   = now_ms, CRC recomputed; record timestamps stay, readers ignore them, as in Kafka). The
+//   active segment also rolls once now_ms - (time of its first append) > segment_ms; after a
+//   restart that time is the first batch's maxTimestamp (Kafka's rule), or the next append's.
+// - offset_for_time() answers ListOffsets: -2 earliest (log start), -4 earliest local (the
+//   same: no tiered storage), -1 latest (log end), -3 the record with the largest timestamp
+//   (KIP-734), T >= 0 the first record at or after the log start with timestamp >= T.
+//   Offset -1 when there is no such record.
+// - The log start offset is the first segment's base offset, moved up by delete_records()
+//   (which may point inside a segment). It is persisted in `log-start-offset` (written to a temp
+//   file, fdatasync'ed, renamed, directory synced) after flushing the log, so it never points
+//   past durable data. apply_retention() deletes whole non-active segments from the oldest while
+//   they are below the log start offset, older than retention_ms (by their max timestamp) or
+//   not needed to keep retention_bytes; -1 disables either limit.
 //
 // Thread safety: none. A log is owned by one shard and touched only from its thread
 // (docs/architecture.md); flush() and close() block, group commit does not. Completions run on
@@ -60,12 +75,22 @@ struct log_options {
   uint32_t index_interval_bytes = 4096;        // index.interval.bytes
   int64_t flush_messages = INT64_MAX;  // flush.messages: sync once this many records are unsynced
   int64_t flush_ms = INT64_MAX;        // flush.ms: tick() syncs when the last sync is this old
-  executor sync_executor = {};  // runs fdatasync off the owner thread; empty: inline (blocking)
-  executor post_back = {};      // delivers sync completions to the owner thread; empty: inline
+  executor sync_executor = {};     // runs fdatasync off the owner thread; empty: inline (blocking)
+  executor post_back = {};         // delivers sync completions to the owner thread; empty: inline
+  int64_t segment_ms = 604800000;  // segment.ms; < 0: never roll by time
+  int64_t retention_ms = 604800000;  // retention.ms; < 0: no time limit
+  int64_t retention_bytes = -1;      // retention.bytes; < 0: no size limit
+  bool log_append_time = false;      // message.timestamp.type == LogAppendTime
 };
 
 // The clean-shutdown marker's content (log.cc, docs/formats/segment.md).
 struct clean_marker;
+
+// ListOffsets special timestamps.
+inline constexpr int64_t kLatestTimestamp = -1;
+inline constexpr int64_t kEarliestTimestamp = -2;
+inline constexpr int64_t kMaxTimestamp = -3;
+inline constexpr int64_t kEarliestLocalTimestamp = -4;
 
 class log {
  public:
@@ -81,11 +106,19 @@ class log {
   struct append_result {
     int64_t base_offset;
     int64_t last_offset;
+    int64_t log_append_time = -1;  // for ProduceResponse; -1 for CreateTime topics
   };
-  result<append_result> append(std::span<uint8_t> batch);
+  result<append_result> append(std::span<uint8_t> batch, int64_t now_ms);
+  // For callers without a clock (tools, tests): never rolls by time; errc::invalid_config when
+  // the log stamps LogAppendTime.
+  result<append_result> append(std::span<uint8_t> batch) { return append(batch, -1); }
   // append(), then `on_durable` once the batch is durable (acks=all). Not called when the append
   // itself fails (the error is returned).
-  result<append_result> append_durable(std::span<uint8_t> batch, completion on_durable);
+  result<append_result> append_durable(std::span<uint8_t> batch, int64_t now_ms,
+                                       completion on_durable);
+  result<append_result> append_durable(std::span<uint8_t> batch, completion on_durable) {
+    return append_durable(batch, -1, std::move(on_durable));
+  }
   // `done` once every offset <= `offset` is durable, or with the error that failed the log;
   // errc::not_found at once for an offset >= log_end_offset().
   void wait_durable(int64_t offset, completion done);
@@ -116,7 +149,18 @@ class log {
   std::error_code replace_segments(std::span<const segment_info> expected,
                                    std::unique_ptr<segment> replacement);
 
-  int64_t log_start_offset() const { return _segments.front()->base_offset(); }
+
+  result<timestamp_offset> offset_for_time(int64_t timestamp);
+
+  // DeleteRecords: moves the log start offset up to `offset` (a no-op when it is not above the
+  // current one) and persists it. Returns the new log start offset. errc::not_found (Kafka's
+  // OFFSET_OUT_OF_RANGE) when offset < 0 or > log_end_offset(); the broker resolves -1 (high
+  // watermark) first.
+  result<int64_t> delete_records(int64_t offset);
+  // Deletes segments per the contract above (files removed, directory synced). Returns how many.
+  result<size_t> apply_retention(int64_t now_ms);
+
+  int64_t log_start_offset() const { return _log_start_offset; }
   int64_t log_end_offset() const { return _segments.back()->next_offset(); }
   size_t segment_count() const { return _segments.size(); }
   const std::string& dir() const { return _dir; }
@@ -141,6 +185,9 @@ class log {
                                              segment_options opts, const clean_marker& m);
   std::error_code write_clean_marker();
   void request_sync();
+  std::error_code load_start_offset();
+  std::error_code write_start_offset(int64_t offset);
+  std::error_code remove_oldest_segment();
 
   file_system* _fs;
   std::string _dir;
@@ -152,6 +199,8 @@ class log {
   int64_t _unsynced_records = 0;
   int64_t _now_ms = -1;        // last tick(); -1 before the first
   int64_t _last_sync_ms = -1;  // tick time of the last sync start; -1 unknown
+  int64_t _log_start_offset = 0;
+  int64_t _active_since_ms = -1;  // first append to the active segment; -1 unknown
 };
 
 }  // namespace sluice::storage

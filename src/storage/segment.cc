@@ -12,6 +12,7 @@ namespace sluice::storage {
 namespace {
 
 constexpr size_t kIndexEntrySize = 8;
+constexpr size_t kTimeIndexEntrySize = 12;
 
 std::string offset_name(int64_t base_offset, const char* ext) {
   char buf[32];
@@ -23,6 +24,9 @@ std::string offset_name(int64_t base_offset, const char* ext) {
 
 std::string segment::log_name(int64_t base_offset) { return offset_name(base_offset, ".log"); }
 std::string segment::index_name(int64_t base_offset) { return offset_name(base_offset, ".index"); }
+std::string segment::time_index_name(int64_t base_offset) {
+  return offset_name(base_offset, ".timeindex");
+}
 
 std::error_code segment::open_files(bool truncate) {
   const std::string log_path = _dir + "/" + log_name(_base_offset);
@@ -33,9 +37,19 @@ std::error_code segment::open_files(bool truncate) {
   auto index = _fs->create(index_path);  // a missing index is rebuilt, not an error
   if (!index) return index.error();
   _index_file = std::move(index).value();
+  const std::string time_path = _dir + "/" + time_index_name(_base_offset);
+  auto time_index = _fs->open(time_path);
+  if (!time_index && time_index.error() == errc::not_found) {
+    // Segments written before the time index existed: an empty file would pass validation.
+    _time_index_missing = true;
+    time_index = _fs->create(time_path);
+  }
+  if (!time_index) return time_index.error();
+  _time_index_file = std::move(time_index).value();
   if (truncate) {
     if (auto ec = _log->truncate(0)) return ec;
     if (auto ec = _index_file->truncate(0)) return ec;
+    if (auto ec = _time_index_file->truncate(0)) return ec;
   }
   auto size = _log->size();
   if (!size) return size.error();
@@ -54,15 +68,19 @@ result<std::unique_ptr<segment>> segment::open(file_system& fs, const std::strin
                                                int64_t base_offset, segment_options opts) {
   std::unique_ptr<segment> s(new segment(fs, dir, base_offset, opts));
   if (auto ec = s->open_files(false)) return ec;
-  if (s->load_index(s->_size)) {
+  if (s->load_index(s->_size) && s->load_time_index()) {
     uint64_t from = s->_index.empty() ? 0 : s->_index.back().position;
     if (!s->_index.empty()) s->_next_offset = base_offset + s->_index.back().relative_offset;
     if (auto ec = s->scan(from, false)) return ec;
     return s;
   }
   s->_index.clear();
+  s->_time_index.clear();
+  s->_max_timestamp = s->_max_timestamp_batch = -1;
+  s->_next_offset = base_offset;
   if (auto ec = s->_index_file->truncate(0)) return ec;
-  s->_index_written = 0;
+  if (auto ec = s->_time_index_file->truncate(0)) return ec;
+  s->_index_written = s->_time_index_written = 0;
   if (auto ec = s->scan(0, false)) return ec;
   if (auto ec = s->write_index()) return ec;
   return s;
@@ -76,7 +94,8 @@ result<std::unique_ptr<segment>> segment::open_and_recover(file_system& fs, cons
   if (auto ec = s->open_files(false)) return ec;
   if (auto ec = s->scan(0, true)) return ec;
   if (auto ec = s->_index_file->truncate(0)) return ec;
-  s->_index_written = 0;
+  if (auto ec = s->_time_index_file->truncate(0)) return ec;
+  s->_index_written = s->_time_index_written = 0;
   if (auto ec = s->write_index()) return ec;
   if (out != nullptr) *out = s->_recovery;
   return s;
@@ -105,12 +124,56 @@ bool segment::load_index(uint64_t log_size) {
   return true;
 }
 
+bool segment::load_time_index() {
+  if (_time_index_missing) return false;
+  auto size = _time_index_file->size();
+  if (!size || size.value() % kTimeIndexEntrySize != 0) return false;
+  wire::bytes buf(size.value());
+  auto n = _time_index_file->pread(0, buf);
+  if (!n || n.value() != buf.size()) return false;
+  // Time entries are made together with offset entries and name a batch at or before the
+  // indexed one, so none may lie beyond the last offset entry.
+  const int64_t limit = _index.empty() ? -1 : int64_t{_index.back().relative_offset};
+  std::vector<time_index_entry> entries;
+  entries.reserve(buf.size() / kTimeIndexEntrySize);
+  for (size_t i = 0; i < buf.size(); i += kTimeIndexEntrySize) {
+    time_index_entry e{be::load_i64(&buf[i]), be::load_u32(&buf[i + 8])};
+    if (e.timestamp < 0 || int64_t{e.relative_offset} > limit) return false;
+    if (!entries.empty() && (e.timestamp <= entries.back().timestamp ||
+                             e.relative_offset <= entries.back().relative_offset)) {
+      return false;
+    }
+    entries.push_back(e);
+  }
+  _time_index = std::move(entries);
+  _time_index_written = _time_index.size();
+  if (!_time_index.empty()) {
+    _max_timestamp = _time_index.back().timestamp;
+    _max_timestamp_batch = _base_offset + _time_index.back().relative_offset;
+  }
+  return true;
+}
+
+void segment::note_timestamp(int64_t max_timestamp, int64_t batch_base, uint64_t position) {
+  if (position == 0) _first_batch_timestamp = max_timestamp;
+  if (max_timestamp > _max_timestamp) {
+    _max_timestamp = max_timestamp;
+    _max_timestamp_batch = batch_base;
+  }
+}
+
 void segment::maybe_index(uint64_t position, int64_t base_offset, uint64_t batch_size) {
   bool indexed = !_index.empty() && _index.back().position >= position;
   if (!indexed && _bytes_since_entry >= _opts.index_interval_bytes) {
     _index.push_back(
         {static_cast<uint32_t>(base_offset - _base_offset), static_cast<uint32_t>(position)});
     _bytes_since_entry = 0;
+    // Kafka's rule: a time entry only when the max timestamp grew, so lookups can binary-search.
+    if (_max_timestamp >= 0 &&
+        (_time_index.empty() || _max_timestamp > _time_index.back().timestamp)) {
+      _time_index.push_back(
+          {_max_timestamp, static_cast<uint32_t>(_max_timestamp_batch - _base_offset)});
+    }
   }
   _bytes_since_entry += batch_size;
 }
@@ -149,6 +212,7 @@ std::error_code segment::scan(uint64_t position, bool validate) {
         break;
       }
     }
+    note_timestamp(h.value().max_timestamp, h.value().base_offset, pos);
     maybe_index(pos, h.value().base_offset, size);
     expected = h.value().last_offset() + 1;
     pos += size;
@@ -182,6 +246,7 @@ result<segment::appended> segment::append(std::span<uint8_t> batch) {
     return ec;
   }
   appended a{_next_offset, _next_offset + h.last_offset_delta, _size};
+  note_timestamp(h.max_timestamp, _next_offset, _size);
   maybe_index(_size, _next_offset, batch.size());
   _size += batch.size();
   _next_offset = a.last_offset + 1;
@@ -231,9 +296,75 @@ result<wire::bytes> segment::read_bytes(byte_range r) {
   return out;
 }
 
+result<timestamp_offset> segment::first_record_at(uint64_t position, uint64_t size,
+                                                  int64_t min_offset, int64_t timestamp,
+                                                  bool exact) {
+  // `bytes` outlives `d`: decoded records of an uncompressed batch point into it.
+  SLUICE_TRY(bytes, read_bytes(byte_range{position, size}));
+  SLUICE_TRY(d, records::decode_records(bytes, kMaxDecodeBytes));
+  for (const auto& r : d.records) {
+    const int64_t ts = d.timestamp_of(r);
+    if (d.offset_of(r) >= min_offset && (exact ? ts == timestamp : ts >= timestamp)) {
+      return timestamp_offset{d.offset_of(r), ts};
+    }
+  }
+  return timestamp_offset{};
+}
+
+result<timestamp_offset> segment::find_by_timestamp(int64_t timestamp, int64_t min_offset) {
+  if (_max_timestamp < timestamp || min_offset >= _next_offset) return timestamp_offset{};
+  // The last entry with a timestamp <= the target names the first batch reaching it; every
+  // batch before that one is older than the target.
+  auto it = std::upper_bound(_time_index.begin(), _time_index.end(), timestamp,
+                             [](int64_t t, const time_index_entry& e) { return t < e.timestamp; });
+  int64_t start =
+      it == _time_index.begin() ? _base_offset : _base_offset + std::prev(it)->relative_offset;
+  start = std::max(start, min_offset);
+  SLUICE_TRY(pos, lookup(start));
+  std::array<uint8_t, records::kHeaderSize> head;
+  while (pos < _size) {
+    SLUICE_TRY(n, _log->pread(pos, head));
+    if (n != head.size()) return errc::truncated;
+    SLUICE_TRY(h, records::parse_batch_header(head));
+    if (h.last_offset() >= min_offset && h.max_timestamp >= timestamp) {
+      SLUICE_TRY(found, first_record_at(pos, h.size_bytes(), min_offset, timestamp, false));
+      if (found.offset >= 0) return found;
+    }
+    pos += h.size_bytes();
+  }
+  return timestamp_offset{};
+}
+
+result<timestamp_offset> segment::find_max_timestamp() {
+  if (_max_timestamp < 0) return timestamp_offset{};
+  SLUICE_TRY(pos, lookup(_max_timestamp_batch));
+  std::array<uint8_t, records::kHeaderSize> head;
+  SLUICE_TRY(n, _log->pread(pos, head));
+  if (n != head.size()) return errc::truncated;
+  SLUICE_TRY(h, records::parse_batch_header(head));
+  SLUICE_TRY(found, first_record_at(pos, h.size_bytes(), h.base_offset, _max_timestamp, true));
+  // A producer's header may claim a max no record has; the batch is still the right answer.
+  if (found.offset < 0) return timestamp_offset{h.last_offset(), _max_timestamp};
+  return found;
+}
+
 std::error_code segment::flush() { return _log->fdatasync(); }
 
 std::error_code segment::write_index() {
+  if (_time_index_written < _time_index.size()) {
+    wire::bytes buf((_time_index.size() - _time_index_written) * kTimeIndexEntrySize);
+    for (size_t i = _time_index_written, j = 0; i < _time_index.size();
+         ++i, j += kTimeIndexEntrySize) {
+      be::store_i64(&buf[j], _time_index[i].timestamp);
+      be::store_u32(&buf[j + 8], _time_index[i].relative_offset);
+    }
+    if (auto ec = _time_index_file->pwrite(_time_index_written * kTimeIndexEntrySize, buf)) {
+      return ec;
+    }
+    _time_index_written = _time_index.size();
+  }
+  _time_index_missing = false;
+  if (auto ec = _time_index_file->fdatasync()) return ec;
   if (_index_written < _index.size()) {
     wire::bytes buf((_index.size() - _index_written) * kIndexEntrySize);
     for (size_t i = _index_written, j = 0; i < _index.size(); ++i, j += kIndexEntrySize) {

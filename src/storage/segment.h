@@ -1,7 +1,8 @@
 #pragma once
 // One log segment: `<base offset, 20 digits>.log` holding record batches exactly in Kafka wire
-// format v2 (so Fetch can send a byte range of it as is), and `<base offset>.index`, a sparse
-// offset index. Formats: docs/formats/segment.md.
+// format v2 (so Fetch can send a byte range of it as is), `<base offset>.index`, a sparse
+// offset index, and `<base offset>.timeindex`, a sparse time index. Formats:
+// docs/formats/segment.md.
 //
 // Contract:
 // - append() takes one whole v2 batch, rewrites its baseOffset field in place to next_offset()
@@ -12,6 +13,11 @@
 //   write_index(); the index of the active segment is rebuilt by recover() after a restart, so
 //   it need not be durable. A batch gets an entry once index_interval_bytes of batches were
 //   appended since the previous entry.
+// - The time index gets an entry (max timestamp so far, base offset of the batch that reached
+//   it) whenever the offset index gets one and the max timestamp grew since the last entry, as
+//   Kafka does; timestamps strictly increase. Timestamps are the batch headers' maxTimestamp
+//   (LogAppendTime batches carry the append time there). max_timestamp() is the segment's
+//   largest; both are rebuilt with the offset index.
 // - lookup(offset) is the position of the batch holding `offset`; read(offset, max) covers
 //   whole batches from that one on, at least one even if it is larger than max (KIP-74).
 // - Offsets outside [base_offset(), next_offset()) are errc::not_found.
@@ -27,6 +33,7 @@
 #include <vector>
 
 #include "src/base/errc.h"
+#include "src/protocol/record_batch.h"
 #include "src/protocol/wire.h"
 #include "src/storage/file_io.h"
 
@@ -47,6 +54,17 @@ struct index_entry {
   uint32_t position = 0;         // byte position of the batch in .log
 };
 
+struct time_index_entry {
+  int64_t timestamp = 0;         // max batch timestamp so far in the segment
+  uint32_t relative_offset = 0;  // base offset of the batch that reached it - segment base offset
+};
+
+// A ListOffsets answer: a record offset and its timestamp; offset -1 when there is none.
+struct timestamp_offset {
+  int64_t offset = -1;
+  int64_t timestamp = -1;
+};
+
 struct recovery_result {
   uint64_t valid_bytes = 0;      // the .log size after recovery
   uint64_t truncated_bytes = 0;  // bytes dropped from the tail
@@ -60,6 +78,9 @@ class segment {
   // File names for a base offset: "00000000000000000042.log" / ".index".
   static std::string log_name(int64_t base_offset);
   static std::string index_name(int64_t base_offset);
+  static std::string time_index_name(int64_t base_offset);
+  // Cap for inflating one batch to find a record by timestamp.
+  static constexpr size_t kMaxDecodeBytes = size_t{256} << 20;
 
   // Creates empty .log/.index files (existing ones are truncated).
   static result<std::unique_ptr<segment>> create(file_system& fs, const std::string& dir,
@@ -81,6 +102,13 @@ class segment {
   uint64_t size_bytes() const { return _size; }
   bool empty() const { return _size == 0; }
   const std::vector<index_entry>& index() const { return _index; }
+  const std::vector<time_index_entry>& time_index() const { return _time_index; }
+  // Largest batch maxTimestamp in the segment (-1 when empty or no batch has a timestamp), and
+  // the base offset of the first batch that carries it (-1 likewise).
+  int64_t max_timestamp() const { return _max_timestamp; }
+  int64_t max_timestamp_batch() const { return _max_timestamp_batch; }
+  // maxTimestamp of the first batch, as found by the last full scan (recovery); -1 otherwise.
+  int64_t first_batch_timestamp() const { return _first_batch_timestamp; }
 
   struct appended {
     int64_t base_offset;
@@ -93,11 +121,20 @@ class segment {
 
   result<uint64_t> lookup(int64_t offset);
   result<byte_range> read(int64_t offset, size_t max_bytes);
+
+  // The first record at or after `min_offset` whose timestamp is >= `timestamp` (offset -1 when
+  // none): the time index gives the starting batch, then batches with maxTimestamp >= timestamp
+  // are decoded.
+  result<timestamp_offset> find_by_timestamp(int64_t timestamp, int64_t min_offset);
+  // The first record holding max_timestamp() ({-1, -1} when there is none).
+  result<timestamp_offset> find_max_timestamp();
   // Copies a byte range of .log (tests, and Fetch until it uses sendfile).
   result<wire::bytes> read_bytes(byte_range r);
 
-  std::error_code flush();        // fdatasync of .log
-  std::error_code write_index();  // writes pending entries to .index and fdatasyncs it
+  std::error_code flush();  // fdatasync of .log
+  // Writes pending entries to .timeindex, fdatasyncs it, then the same for .index. In that
+  // order, a durable offset entry implies the time entries made with it are durable too.
+  std::error_code write_index();
 
   recovery_result last_recovery() const { return _recovery; }
   file& log_file() { return *_log; }
@@ -117,7 +154,13 @@ class segment {
   // entries. With `validate`, checks every CRC and truncates the first bad or torn batch.
   std::error_code scan(uint64_t position, bool validate);
   bool load_index(uint64_t log_size);
+  bool load_time_index();
+  void note_timestamp(int64_t max_timestamp, int64_t batch_base, uint64_t position);
   void maybe_index(uint64_t position, int64_t base_offset, uint64_t batch_size);
+  // Decodes the batch at `position` and returns its first record with offset >= min_offset and
+  // a timestamp >= `timestamp` (== with `exact`); offset -1 when it has none.
+  result<timestamp_offset> first_record_at(uint64_t position, uint64_t size, int64_t min_offset,
+                                           int64_t timestamp, bool exact);
 
   file_system* _fs;
   std::string _dir;
@@ -128,8 +171,15 @@ class segment {
   uint64_t _bytes_since_entry = 0;
   std::shared_ptr<file> _log;
   std::unique_ptr<file> _index_file;
+  std::unique_ptr<file> _time_index_file;
+  bool _time_index_missing = false;  // no .timeindex on open: rebuild rather than trust empty
   std::vector<index_entry> _index;
   size_t _index_written = 0;  // entries already in .index
+  std::vector<time_index_entry> _time_index;
+  size_t _time_index_written = 0;  // entries already in .timeindex
+  int64_t _max_timestamp = -1;
+  int64_t _max_timestamp_batch = -1;
+  int64_t _first_batch_timestamp = -1;
   bool _failed = false;
   recovery_result _recovery;
 };
