@@ -72,6 +72,14 @@ result<std::unique_ptr<segment>> segment::open(file_system& fs, const std::strin
     uint64_t from = s->_index.empty() ? 0 : s->_index.back().position;
     if (!s->_index.empty()) s->_next_offset = base_offset + s->_index.back().relative_offset;
     if (auto ec = s->scan(from, false)) return ec;
+    if (from > 0) {
+      // The scan skipped the first batch; the log's segment.ms clock wants its timestamp.
+      std::array<uint8_t, records::kHeaderSize> head;
+      SLUICE_TRY(n, s->_log->pread(0, head));
+      if (n != head.size()) return errc::invalid_data;
+      SLUICE_TRY(h, records::parse_batch_header(head));
+      s->_first_batch_timestamp = h.max_timestamp;
+    }
     return s;
   }
   s->_index.clear();

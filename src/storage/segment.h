@@ -107,7 +107,7 @@ class segment {
   // the base offset of the first batch that carries it (-1 likewise).
   int64_t max_timestamp() const { return _max_timestamp; }
   int64_t max_timestamp_batch() const { return _max_timestamp_batch; }
-  // maxTimestamp of the first batch, as found by the last full scan (recovery); -1 otherwise.
+  // maxTimestamp of the first batch (-1 when empty or it has none).
   int64_t first_batch_timestamp() const { return _first_batch_timestamp; }
 
   struct appended {

@@ -140,7 +140,7 @@ TEST(TimeIndex, ReopenLoadsOrRebuildsIt) {
   temp_dir dir;
   posix_file_system fs;
   std::vector<time_index_entry> want;
-  int64_t want_max, want_batch;
+  int64_t want_max, want_batch, want_first;
   {
     auto s = segment::create(fs, dir.path(), 0, {200}).value();
     fill(*s, 100, [](int i, int j, lcg& rng) { return int64_t{1000} + 5 * i + j - rng.next(20); });
@@ -148,6 +148,8 @@ TEST(TimeIndex, ReopenLoadsOrRebuildsIt) {
     want = s->time_index();
     want_max = s->max_timestamp();
     want_batch = s->max_timestamp_batch();
+    want_first = s->first_batch_timestamp();
+    ASSERT_GE(want_first, 0);
     ASSERT_GT(want.size(), 3u);
   }
   auto check = [&](segment& s) {
@@ -158,6 +160,7 @@ TEST(TimeIndex, ReopenLoadsOrRebuildsIt) {
     }
     EXPECT_EQ(s.max_timestamp(), want_max);
     EXPECT_EQ(s.max_timestamp_batch(), want_batch);
+    EXPECT_EQ(s.first_batch_timestamp(), want_first);
   };
   const std::string ti = dir.file(segment::time_index_name(0));
   check(*segment::open(fs, dir.path(), 0, {200}).value());  // loaded
