@@ -431,6 +431,24 @@ TEST(DeleteRecords, MovesStartOffsetAndSurvivesRestart) {
   EXPECT_EQ(l->offset_for_time(kEarliestTimestamp).value().offset, end);
 }
 
+TEST(DeleteRecords, FailedCheckpointWriteChangesNothing) {
+  fixture f;
+  posix_file_system posix;
+  fault_injection_file_system faulty(posix);
+  auto l = f.open(faulty);
+  ASSERT_TRUE(testing::append(*l, make_batch(5)));
+  ASSERT_EQ(l->delete_records(1).value(), 1);
+  faulty.fail_writes(fault_injection_file_system::fault::short_write, 1);
+  EXPECT_FALSE(l->delete_records(3));
+  EXPECT_EQ(l->log_start_offset(), 1);
+  l.reset();
+  l = f.open();  // the torn temp file is ignored
+  EXPECT_EQ(l->log_start_offset(), 1);
+  EXPECT_EQ(l->delete_records(3).value(), 3);
+  l.reset();
+  EXPECT_EQ(f.open()->log_start_offset(), 3);
+}
+
 TEST(DeleteRecords, DamagedCheckpointIsAnError) {
   fixture f;
   auto l = f.open();
