@@ -15,12 +15,13 @@ broker::broker(const config& cfg, net::shard_pool& shards, topic_manager& topics
                std::string cluster_id)
     : _cfg(cfg), _shards(shards), _topics(topics), _cluster_id(std::move(cluster_id)) {
   for (unsigned i = 0; i < shards.size(); ++i) {
-    _partitions.push_back(std::make_unique<shard_partitions>(_fs, cfg.data_dir));
+    _partitions.push_back(std::make_unique<shard_partitions>(_fs, cfg.data_dir, _background));
   }
 }
 
 void broker::close_partitions() {
   for (auto& p : _partitions) p->close_all();
+  _background.join();
 }
 
 void broker::post(unsigned shard, std::function<void()> fn) {

@@ -11,6 +11,7 @@
 // Thread safety: dispatch() runs on the connection's shard; the broker's own state is immutable
 // after construction (per-shard state lives with the shards).
 
+#include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <string>
 
@@ -47,7 +48,8 @@ class broker final : public net::dispatcher {
   boost::asio::io_context& shard_context(unsigned shard) { return _shards.context(shard); }
   // The partitions owned by `shard`; use only on that shard's thread.
   shard_partitions& partitions(unsigned shard) { return *_partitions[shard]; }
-  // Clean shutdown of every log; call after the shards have stopped.
+  // Clean shutdown of every log (and pending directory removals); call after the shards have
+  // stopped.
   void close_partitions();
 
  private:
@@ -56,6 +58,7 @@ class broker final : public net::dispatcher {
   topic_manager& _topics;
   std::string _cluster_id;
   storage::posix_file_system _fs;
+  boost::asio::thread_pool _background{1};  // blocking work: removing deleted partitions
   std::vector<std::unique_ptr<shard_partitions>> _partitions;  // one per shard
   std::string _advertised_host;
   int32_t _advertised_port = 0;

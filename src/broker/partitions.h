@@ -7,10 +7,18 @@
 //   to the owner and gather the results back on the connection's shard.
 // - A partition's log lives in <log.dir>/topics/<topic>-<partition>/ and is opened on first
 //   use by its owner shard.
+// - Deleting a topic drops each partition on its owner shard: the log is closed and its
+//   directory renamed to <topic>-<partition>.<random>-delete at once (so a topic re-created with
+//   the same name starts empty), then removed on the background pool. Requests still holding a
+//   deleted topic's entry (a long poll, a produce in flight) are refused with errc::not_found
+//   rather than reopening its log: entries carry an incarnation, and each shard remembers the
+//   highest one it dropped per partition. A cached partition of an older incarnation than the
+//   one asked for (deleted and re-created) is dropped before the new one is opened.
 //
 // Thread safety: a shard_partitions object is used only from its shard's thread, except
 // close_all(), which the main thread calls after the shards have stopped.
 
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,18 +68,29 @@ class partition {
 
 class shard_partitions {
  public:
-  shard_partitions(storage::file_system& fs, std::string data_dir)
-      : _fs(fs), _dir(std::move(data_dir) + "/topics") {}
+  shard_partitions(storage::file_system& fs, std::string data_dir,
+                   boost::asio::thread_pool& background)
+      : _fs(fs), _dir(std::move(data_dir) + "/topics"), _background(background) {}
 
-  // The partition, opening its log on first use. Must run on the owner shard.
   result<partition*> get(const std::shared_ptr<const topic_entry>& topic, int32_t index);
+  // The partition, opening its log on first use; errc::not_found when `topic` has been deleted
+  // (a stale entry). Must run on the owner shard.
+  // Forgets a deleted topic's partition: closes its log (when open and of this incarnation) and
+  // moves its directory away for removal. A partition of a newer incarnation (the topic was
+  // re-created meanwhile) is left alone. Must run on the owner shard.
+  void drop(const topic_entry& topic, int32_t index);
   // Flushes and closes every open log (clean shutdown).
   void close_all();
 
  private:
+  // Renames <topic>-<partition> to a unique *-delete name and queues its removal.
+  void discard_dir(const std::string& name);
+
   storage::file_system& _fs;
   std::string _dir;
+  boost::asio::thread_pool& _background;
   std::unordered_map<std::string, std::unique_ptr<partition>> _open;  // "<topic>-<partition>"
+  std::unordered_map<std::string, uint64_t> _dropped;  // highest incarnation dropped, by name
 };
 
 }  // namespace sluice::broker

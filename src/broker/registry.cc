@@ -14,6 +14,13 @@ extern const handler metadata_handler;
 extern const handler describe_configs_handler;
 extern const handler alter_configs_handler;
 extern const handler incremental_alter_configs_handler;
+extern const handler delete_topics_handler;
+extern const handler offset_for_leader_epoch_handler;
+extern const handler describe_log_dirs_handler;
+extern const handler create_partitions_handler;
+extern const handler elect_leaders_handler;
+extern const handler describe_cluster_handler;
+extern const handler describe_topic_partitions_handler;
 
 namespace {
 
@@ -25,9 +32,16 @@ const handler* const kHandlers[] = {
     &metadata_handler,                   // 3
     &api_versions_handler,               // 18
     &create_topics_handler,              // 19
+    &delete_topics_handler,              // 20
+    &offset_for_leader_epoch_handler,    // 23
     &describe_configs_handler,           // 32
     &alter_configs_handler,              // 33
+    &describe_log_dirs_handler,          // 35
+    &create_partitions_handler,          // 37
+    &elect_leaders_handler,              // 43
     &incremental_alter_configs_handler,  // 44
+    &describe_cluster_handler,           // 60
+    &describe_topic_partitions_handler,  // 75
 };
 
 }  // namespace

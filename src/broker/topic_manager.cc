@@ -81,6 +81,7 @@ std::error_code topic_manager::load() {
     e->partitions = t.partition_count;
     e->configs = std::move(t.configs);
     e->settings = settings.value();
+    e->incarnation = _next_incarnation++;
     (*map)[e->name] = std::move(e);
   }
   spdlog::info("loaded {} topics", map->size());
@@ -140,6 +141,7 @@ topic_outcome topic_manager::create_one(const topic_spec& spec, topic_map& next)
   e->settings = settings.value();
   r.topic = e;
   if (spec.validate_only) return r;
+  e->incarnation = _next_incarnation++;
 
   meta::topic_info info{e->name, e->id, e->partitions, e->configs, now_ms()};
   if (auto ec = _store.put_topic(info)) {
@@ -148,6 +150,108 @@ topic_outcome topic_manager::create_one(const topic_spec& spec, topic_map& next)
   }
   spdlog::info("created topic {} with {} partitions", e->name, e->partitions);
   next[e->name] = std::move(e);
+  return r;
+}
+
+void topic_manager::remove(std::vector<topic_ref> refs, create_done done) {
+  boost::asio::post(_control, [this, refs = std::move(refs), done = std::move(done)] {
+    auto next = std::make_shared<topic_map>(*_map.load());
+    std::vector<topic_outcome> out;
+    out.reserve(refs.size());
+    bool changed = false;
+    for (const auto& ref : refs) {
+      out.push_back(remove_one(ref, *next));
+      changed |= out.back().error == kafka::error::none;
+    }
+    if (changed) _map.store(std::move(next));
+    done(std::move(out));
+  });
+}
+
+topic_outcome topic_manager::remove_one(const topic_ref& ref, topic_map& next) {
+  topic_outcome r{ref.name, kafka::error::none, {}, nullptr};
+  auto it = next.end();
+  if (!ref.by_id) {
+    it = next.find(ref.name);
+    if (it == next.end()) {
+      r.error = kafka::error::unknown_topic_or_partition;
+      r.message = "This server does not host this topic-partition.";
+      return r;
+    }
+  } else {
+    it = std::find_if(next.begin(), next.end(),
+                      [&](const auto& kv) { return kv.second->id == ref.id; });
+    if (it == next.end()) {
+      r.error = kafka::error::unknown_topic_id;
+      r.message = "This server does not host this topic ID.";
+      return r;
+    }
+  }
+  r.name = it->first;
+  r.topic = it->second;
+  if (auto ec = _store.delete_topic(r.name)) {
+    spdlog::error("deleting topic {}: metadata store: {}", r.name, ec.message());
+    r.error = kafka::error::kafka_storage_error;
+    r.message = "Metadata store write failed: " + ec.message();
+    return r;
+  }
+  spdlog::info("deleted topic {}", r.name);
+  next.erase(it);
+  return r;
+}
+
+void topic_manager::add_partitions(std::vector<partitions_spec> specs, create_done done) {
+  boost::asio::post(_control, [this, specs = std::move(specs), done = std::move(done)] {
+    auto next = std::make_shared<topic_map>(*_map.load());
+    std::vector<topic_outcome> out;
+    out.reserve(specs.size());
+    bool changed = false;
+    for (const auto& spec : specs) {
+      out.push_back(add_partitions_one(spec, *next));
+      changed |= out.back().error == kafka::error::none && !spec.validate_only;
+    }
+    if (changed) _map.store(std::move(next));
+    done(std::move(out));
+  });
+}
+
+topic_outcome topic_manager::add_partitions_one(const partitions_spec& spec, topic_map& next) {
+  topic_outcome r{spec.name, kafka::error::none, {}, nullptr};
+  auto fail = [&](kafka::error e, std::string msg) {
+    r.error = e;
+    r.message = std::move(msg);
+    return r;
+  };
+  auto it = next.find(spec.name);
+  if (it == next.end()) {
+    return fail(kafka::error::unknown_topic_or_partition,
+                "This server does not host this topic-partition.");
+  }
+  const topic_entry& old = *it->second;
+  // Kafka's (KRaft controller) messages.
+  if (spec.count < old.partitions) {
+    return fail(kafka::error::invalid_partitions,
+                "The topic " + old.name + " currently has " + std::to_string(old.partitions) +
+                    " partition(s); " + std::to_string(spec.count) + " would not be an increase.");
+  }
+  if (spec.count == old.partitions) {
+    return fail(kafka::error::invalid_partitions,
+                "Topic already has " + std::to_string(old.partitions) + " partition(s).");
+  }
+  auto e = std::make_shared<topic_entry>(old);
+  e->partitions = spec.count;
+  r.topic = e;
+  if (spec.validate_only) return r;
+
+  auto stored = _store.get_topic(e->name);
+  int64_t created_ms = stored ? stored.value().created_ms : now_ms();
+  meta::topic_info info{e->name, e->id, e->partitions, e->configs, created_ms};
+  if (auto ec = _store.put_topic(info)) {
+    spdlog::error("adding partitions to {}: metadata store: {}", e->name, ec.message());
+    return fail(kafka::error::kafka_storage_error, "Metadata store write failed: " + ec.message());
+  }
+  spdlog::info("topic {}: {} -> {} partitions", e->name, old.partitions, e->partitions);
+  it->second = std::move(e);
   return r;
 }
 

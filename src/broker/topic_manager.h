@@ -9,8 +9,12 @@
 //   client has seen survives a crash. Completions run on the control thread; callers post them
 //   back to their own shard.
 //
-// Thread safety: snapshot() from any thread; create() and alter() from any thread; load() and
-// stop() from the main thread only.
+// - Deleting removes the topic from the store, then publishes a snapshot without it; the
+//   partitions' logs are the caller's to drop on their owner shards (shard_partitions::drop).
+// - Adding partitions only ever increases the count; it is persisted before it is published.
+//
+// Thread safety: snapshot() from any thread; create(), alter(), remove() and add_partitions()
+// from any thread; load() and stop() from the main thread only.
 
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
@@ -38,6 +42,9 @@ struct topic_entry {
   meta::topic_settings settings;
   // Bumped by every config change; open partitions adopt an entry with a newer one.
   uint64_t config_version = 0;
+  // Which creation of this name, in this process: a topic deleted and re-created gets a higher
+  // one, so shards tell a stale request (holding the old entry) from a newer topic.
+  uint64_t incarnation = 0;
 };
 
 using topic_map = std::map<std::string, std::shared_ptr<const topic_entry>, std::less<>>;
@@ -76,6 +83,19 @@ struct alter_spec {
   bool validate_only = false;
 };
 
+// A topic to delete: by name, or by id.
+struct topic_ref {
+  std::string name;
+  wire::uuid id{};
+  bool by_id = false;
+};
+
+struct partitions_spec {
+  std::string name;
+  int32_t count = 0;  // the new total
+  bool validate_only = false;
+};
+
 class topic_manager {
  public:
   topic_manager(const config& cfg, meta::store& store);
@@ -96,13 +116,23 @@ class topic_manager {
   using alter_done = std::function<void(std::vector<topic_outcome>)>;
   void alter(std::vector<alter_spec> specs, alter_done done);
 
+  // Outcomes in request order; a deleted topic's outcome carries its (last) entry.
+  // Errors: UNKNOWN_TOPIC_OR_PARTITION (name), UNKNOWN_TOPIC_ID (id), KAFKA_STORAGE_ERROR.
+  void remove(std::vector<topic_ref> refs, create_done done);
+  // Outcomes in request order, carrying the new (or, validate-only, would-be) entry.
+  // Errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS (not an increase), KAFKA_STORAGE_ERROR.
+  void add_partitions(std::vector<partitions_spec> specs, create_done done);
+
  private:
   topic_outcome create_one(const topic_spec& spec, topic_map& next);
   topic_outcome alter_one(const alter_spec& spec, topic_map& next);
+  topic_outcome remove_one(const topic_ref& ref, topic_map& next);
+  topic_outcome add_partitions_one(const partitions_spec& spec, topic_map& next);
 
   const config& _cfg;
   meta::store& _store;
   std::atomic<std::shared_ptr<const topic_map>> _map;
+  uint64_t _next_incarnation = 1;  // load() and the control thread only
   boost::asio::thread_pool _control{1};
 };
 

@@ -69,6 +69,7 @@ enum class error : int16_t {
   group_id_not_found = 69,
   fetch_session_id_not_found = 70,
   invalid_fetch_session_epoch = 71,
+  fenced_leader_epoch = 74,
   unknown_leader_epoch = 75,
   group_subscribed_to_topic = 86,
   invalid_record = 87,
@@ -83,6 +84,7 @@ enum class error : int16_t {
   fenced_member_epoch = 110,
   unreleased_instance_id = 111,
   unsupported_assignor = 112,
+  unsupported_endpoint_type = 119,
   stale_member_epoch = 113,
   inconsistent_topic_id = 103,
 };

@@ -163,6 +163,12 @@ class log {
   int64_t log_start_offset() const { return _log_start_offset; }
   int64_t log_end_offset() const { return _segments.back()->next_offset(); }
   size_t segment_count() const { return _segments.size(); }
+  // Bytes of record data on disk: the sum of the segments' .log sizes (DescribeLogDirs).
+  uint64_t size_bytes() const {
+    uint64_t total = 0;
+    for (const auto& s : _segments) total += s->size_bytes();
+    return total;
+  }
   const std::string& dir() const { return _dir; }
   // What open() found and dropped in the active segment.
   // What open() found and dropped in the active segment (all zero but valid_bytes when the
