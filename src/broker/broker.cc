@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <filesystem>
 
 #include "kafka/api.h"
 #include "kafka/headers.h"
@@ -17,6 +18,17 @@ broker::broker(const config& cfg, net::shard_pool& shards, topic_manager& topics
   for (unsigned i = 0; i < shards.size(); ++i) {
     _partitions.push_back(std::make_unique<shard_partitions>(_fs, cfg.data_dir, _background));
   }
+  // Partitions of deleted topics whose removal a stop or crash interrupted.
+  boost::asio::post(_background, [dir = cfg.data_dir + "/topics"] {
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (!name.ends_with("-delete")) continue;
+      std::error_code rm;
+      std::filesystem::remove_all(it->path(), rm);
+      if (rm) spdlog::error("cannot remove {}: {}", it->path().string(), rm.message());
+    }
+  });
 }
 
 void broker::close_partitions() {

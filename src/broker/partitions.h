@@ -9,7 +9,8 @@
 //   use by its owner shard.
 // - Deleting a topic drops each partition on its owner shard: the log is closed and its
 //   directory renamed to <topic>-<partition>.<random>-delete at once (so a topic re-created with
-//   the same name starts empty), then removed on the background pool. Requests still holding a
+//   the same name starts empty), then removed on the background pool (leftovers of a stop or
+//   crash are removed when the broker starts). Requests still holding a
 //   deleted topic's entry (a long poll, a produce in flight) are refused with errc::not_found
 //   rather than reopening its log: entries carry an incarnation, and each shard remembers the
 //   highest one it dropped per partition. A cached partition of an older incarnation than the

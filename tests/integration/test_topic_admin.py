@@ -237,11 +237,18 @@ class DeleteTopics(unittest.TestCase):
                 with self.assertRaises(UnknownTopicOrPartitionError):
                     admin.delete_topics(["kp-del"])
                 admin.close()
-            # The deletion is durable: gone after a restart.
+            # The deletion is durable: gone after a restart. Leftovers of an interrupted
+            # removal are cleaned up at start.
+            stale = os.path.join(data, "topics", "kp-old-0.0123456789abcdef-delete")
+            os.makedirs(stale)
             with Sluiced(data_dir=data) as b:
                 r = kcat("-b", f"127.0.0.1:{b.port}", "-L")
                 self.assertIn('topic "kp-keep"', r.stdout)
                 self.assertNotIn('topic "kp-del"', r.stdout)
+                deadline = time.time() + 10
+                while os.path.exists(stale):
+                    self.assertLess(time.time(), deadline)
+                    time.sleep(0.05)
 
 
 class CreatePartitions(unittest.TestCase):
