@@ -145,6 +145,7 @@ int main(int argc, char** argv) {
                         cfg.advertised_port != 0 ? cfg.advertised_port : server.port());
 
   shards.start();
+  broker.start_housekeeping();
   spdlog::info("sluiced {} listening on {}:{} ({} shards), data in {}", SLUICE_VERSION,
                cfg.listen.host, server.port(), shards.size(), cfg.data_dir);
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <filesystem>
 
 #include "kafka/api.h"
@@ -16,7 +17,12 @@ broker::broker(const config& cfg, net::shard_pool& shards, topic_manager& topics
                std::string cluster_id)
     : _cfg(cfg), _shards(shards), _topics(topics), _cluster_id(std::move(cluster_id)) {
   for (unsigned i = 0; i < shards.size(); ++i) {
-    _partitions.push_back(std::make_unique<shard_partitions>(_fs, cfg.data_dir, _background));
+    shard_executors exec{
+        _sync.as_executor(),
+        [this](storage::task t) { boost::asio::post(_background, std::move(t)); },
+        [this, i](storage::task t) { boost::asio::post(_shards.context(i), std::move(t)); }};
+    _partitions.push_back(std::make_unique<shard_partitions>(_fs, cfg.data_dir, std::move(exec),
+                                                             cfg.log_retention_check_interval_ms));
   }
   // Partitions of deleted topics whose removal a stop or crash interrupted.
   boost::asio::post(_background, [dir = cfg.data_dir + "/topics"] {
@@ -29,6 +35,36 @@ broker::broker(const config& cfg, net::shard_pool& shards, topic_manager& topics
       if (rm) spdlog::error("cannot remove {}: {}", it->path().string(), rm.message());
     }
   });
+}
+
+namespace {
+
+constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(1000);
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void arm(boost::asio::steady_timer& timer, shard_partitions& parts) {
+  timer.expires_after(kHousekeepingPeriod);
+  timer.async_wait([&timer, &parts](const boost::system::error_code& ec) {
+    if (ec) return;
+    parts.housekeeping(wall_ms());
+    arm(timer, parts);
+  });
+}
+
+}  // namespace
+
+void broker::start_housekeeping() {
+  for (unsigned i = 0; i < _shards.size(); ++i) {
+    _housekeeping.push_back(std::make_unique<boost::asio::steady_timer>(_shards.context(i)));
+  }
+  for (unsigned i = 0; i < _shards.size(); ++i) {
+    boost::asio::post(_shards.context(i), [this, i] { arm(*_housekeeping[i], *_partitions[i]); });
+  }
 }
 
 void broker::close_partitions() {

@@ -11,6 +11,7 @@
 // Thread safety: dispatch() runs on the connection's shard; the broker's own state is immutable
 // after construction (per-shard state lives with the shards).
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <string>
@@ -48,7 +49,10 @@ class broker final : public net::dispatcher {
   boost::asio::io_context& shard_context(unsigned shard) { return _shards.context(shard); }
   // The partitions owned by `shard`; use only on that shard's thread.
   shard_partitions& partitions(unsigned shard) { return *_partitions[shard]; }
-  // Clean shutdown of every log (and pending directory removals); call after the shards have
+  // Starts each shard's periodic log housekeeping (flush.ms, retention, compaction). Call once
+  // the shards run.
+  void start_housekeeping();
+  // Clean shutdown of every log (and pending background work); call after the shards have
   // stopped.
   void close_partitions();
 
@@ -58,8 +62,12 @@ class broker final : public net::dispatcher {
   topic_manager& _topics;
   std::string _cluster_id;
   storage::posix_file_system _fs;
-  boost::asio::thread_pool _background{1};  // blocking work: removing deleted partitions
+  // Blocking work: compaction passes and removing deleted partitions (joined on shutdown).
+  boost::asio::thread_pool _background{1};
+  // Declared before the partitions so it outlives their logs; its queued syncs finish on exit.
+  storage::sync_worker _sync{1};
   std::vector<std::unique_ptr<shard_partitions>> _partitions;  // one per shard
+  std::vector<std::unique_ptr<boost::asio::steady_timer>> _housekeeping;
   std::string _advertised_host;
   int32_t _advertised_port = 0;
 };

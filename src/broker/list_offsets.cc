@@ -1,5 +1,6 @@
-// ListOffsets (key 2, v1-10): earliest (-2), latest (-1) and, with the time index, offsets by
-// timestamp. Answered per partition on its owner shard.
+// ListOffsets (key 2, v1-10): earliest (-2), latest (-1), max timestamp (-3, KIP-734), earliest
+// local (-4) and offsets by timestamp (the segments' time indexes). Answered per partition on its
+// owner shard.
 
 #include "kafka/list_offsets.h"
 
@@ -15,9 +16,6 @@ namespace {
 using kafka::list_offsets_request;
 using kafka::list_offsets_response;
 
-constexpr int64_t kLatest = -1;
-constexpr int64_t kEarliest = -2;
-
 struct offsets_state {
   explicit offsets_state(responder<list_offsets_response> r) : reply(std::move(r)) {}
   list_offsets_response resp;
@@ -31,16 +29,16 @@ struct offsets_state {
 void lookup(
     partition& p, int64_t timestamp,
     list_offsets_response::list_offsets_topic_response::list_offsets_partition_response& out) {
-  storage::log& log = p.log();
-  if (timestamp == kLatest) {
-    out.offset = log.log_end_offset();
-  } else if (timestamp == kEarliest) {
-    out.offset = log.log_start_offset();
-  } else {
-    out.error_code = kafka::code(kafka::error::invalid_request);
+  // -1 latest, -2 earliest, -3 max timestamp (KIP-734), -4 earliest local, T >= 0 by time.
+  auto found = p.log().offset_for_time(timestamp);
+  if (!found) {
+    out.error_code =
+        kafka::code(found.error() == errc::invalid_data ? kafka::error::invalid_request
+                                                        : kafka::error::kafka_storage_error);
     return;
   }
-  out.timestamp = -1;
+  out.offset = found.value().offset;
+  out.timestamp = found.value().timestamp;
   out.leader_epoch = 0;
 }
 

@@ -7,12 +7,39 @@
 #include <functional>
 #include <random>
 
+#include "src/storage/compaction.h"
+
 namespace sluice::broker {
+
+namespace {
+// Compaction reads and writes at most this fast, leaving the disk to appends and fetches.
+constexpr uint64_t kCompactionBytesPerSec = 64ull << 20;
+}  // namespace
 
 unsigned owner_shard(std::string_view topic, int32_t partition, unsigned shard_count) {
   // Spread a topic's partitions over consecutive shards, starting at a per-topic offset.
   size_t h = std::hash<std::string_view>{}(topic);
   return static_cast<unsigned>((h + static_cast<size_t>(partition)) % shard_count);
+}
+
+storage::log_options log_options_for(const meta::topic_settings& s) {
+  storage::log_options o;
+  o.segment_bytes = static_cast<uint64_t>(s.segment_bytes);
+  o.index_interval_bytes = static_cast<uint32_t>(s.index_interval_bytes);
+  o.flush_messages = s.flush_messages;
+  o.flush_ms = s.flush_ms;
+  o.segment_ms = s.segment_ms;
+  // cleanup.policy=compact alone keeps data forever; retention applies with "delete".
+  o.retention_ms = s.cleanup_delete ? s.retention_ms : -1;
+  o.retention_bytes = s.cleanup_delete ? s.retention_bytes : -1;
+  o.log_append_time = s.log_append_time;
+  return o;
+}
+
+void partition::refresh(const std::shared_ptr<const topic_entry>& topic) {
+  if (topic->config_version <= _topic->config_version) return;
+  _topic = topic;
+  _log->set_policy(log_options_for(topic->settings));
 }
 
 void partition::watch(std::weak_ptr<void> owner, std::function<void()> wake) {
@@ -45,9 +72,9 @@ result<partition*> shard_partitions::get(const std::shared_ptr<const topic_entry
   if (auto it = _dropped.find(name); it != _dropped.end() && topic->incarnation <= it->second) {
     return make_error_code(errc::not_found);  // a deleted topic's entry
   }
-  storage::log_options opts;
-  opts.segment_bytes = static_cast<uint64_t>(topic->settings.segment_bytes);
-  opts.index_interval_bytes = static_cast<uint32_t>(topic->settings.index_interval_bytes);
+  storage::log_options opts = log_options_for(topic->settings);
+  opts.sync_executor = _exec.sync;
+  opts.post_back = _exec.post_back;
   auto log = storage::log::open(_fs, _dir + "/" + name, opts);
   if (!log) {
     spdlog::error("cannot open the log of {}: {}", name, log.error().message());
@@ -82,10 +109,70 @@ void shard_partitions::discard_dir(const std::string& name) {
       spdlog::error("cannot move {} away for deletion: {}", from, ec.message());
     return;  // never opened: nothing on disk
   }
-  boost::asio::post(_background, [to] {
+  _exec.background([to] {
     std::error_code ec;
     std::filesystem::remove_all(to, ec);
     if (ec) spdlog::error("cannot remove {}: {}", to, ec.message());
+  });
+}
+
+void shard_partitions::housekeeping(int64_t now_ms) {
+  const bool retention = now_ms - _last_retention_ms >= _retention_interval_ms;
+  if (retention) _last_retention_ms = now_ms;
+  for (auto& [name, p] : _open) {
+    p->log().tick(now_ms);
+    if (retention) {
+      auto removed = p->log().apply_retention(now_ms);
+      if (!removed) {
+        spdlog::error("retention of {}: {}", name, removed.error().message());
+      } else if (removed.value() > 0) {
+        spdlog::info("retention removed {} segments of {}", removed.value(), name);
+      }
+    }
+    if (p->topic().settings.cleanup_compact) maybe_compact(*p, now_ms);
+  }
+}
+
+void shard_partitions::maybe_compact(partition& p, int64_t now_ms) {
+  if (p.compacting) return;
+  auto snap = storage::compaction::snapshot(p.log());
+  if (snap.segments.size() < 2) return;  // only the active segment: nothing to clean
+  double ratio = storage::compaction::dirty_ratio(snap.segments, p.cleaned_up_to);
+  if (ratio < p.topic().settings.min_cleanable_dirty_ratio || ratio == 0) return;
+  p.compacting = true;
+  const auto& s = p.topic().settings;
+  storage::compaction::options opts;
+  opts.delete_retention_ms = s.delete_retention_ms;
+  opts.segment_bytes = static_cast<uint64_t>(s.segment_bytes);
+  opts.index_interval_bytes = static_cast<uint32_t>(s.index_interval_bytes);
+  std::string name = p.topic().name + "-" + std::to_string(p.index());
+  // Phase 1 in the background (throttled so appends keep their latency), phase 2 back here.
+  _exec.background([this, name, snap = std::move(snap), opts, now_ms] {
+    auto throttle = storage::compaction::throttle::real(kCompactionBytesPerSec);
+    auto cleaned = storage::compaction::clean(_fs, snap, opts, now_ms, throttle);
+    _exec.post_back([this, name, cleaned = std::move(cleaned), opts]() mutable {
+      auto it = _open.find(name);
+      if (!cleaned) {
+        spdlog::error("compaction of {}: {}", name, cleaned.error().message());
+        if (it != _open.end()) it->second->compacting = false;
+        return;
+      }
+      if (it == _open.end()) {  // closed or deleted meanwhile
+        storage::compaction::discard(_fs, cleaned.value());
+        return;
+      }
+      partition& part = *it->second;
+      part.compacting = false;
+      if (auto ec = storage::compaction::swap(_fs, part.log(), cleaned.value(),
+                                              {opts.index_interval_bytes})) {
+        spdlog::error("compaction swap of {}: {}", name, ec.message());
+        return;
+      }
+      part.cleaned_up_to = cleaned.value().cleaned_up_to;
+      const auto& t = cleaned.value().totals;
+      spdlog::info("compacted {}: kept {} records, dropped {} ({} tombstones)", name,
+                   t.records_kept, t.records_dropped, t.tombstones_dropped);
+    });
   });
 }
 

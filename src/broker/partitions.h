@@ -31,6 +31,7 @@
 #include "src/base/errc.h"
 #include "src/broker/topic_manager.h"
 #include "src/storage/file_io.h"
+#include "src/storage/group_commit.h"
 #include "src/storage/log.h"
 
 namespace sluice::broker {
@@ -46,11 +47,9 @@ class partition {
   const topic_entry& topic() const { return *_topic; }
   // Adopts `topic` when its configs are newer than the ones this partition holds (AlterConfigs
   // publishes a new entry; handlers pass the current snapshot's entry on every lookup). Only
-  // what is read per request follows (max.message.bytes, timestamps, cleanup.policy); the log
-  // keeps the segment.bytes and index.interval.bytes it was opened with until the next start.
-  void refresh(const std::shared_ptr<const topic_entry>& topic) {
-    if (topic->config_version > _topic->config_version) _topic = topic;
-  }
+  // what is read per request follows (max.message.bytes, timestamps, cleanup.policy), and the
+  // log adopts the new segment, flush and retention policy (storage::log::set_policy).
+  void refresh(const std::shared_ptr<const topic_entry>& topic);
   int32_t index() const { return _index; }
   storage::log& log() { return *_log; }
 
@@ -65,31 +64,57 @@ class partition {
   int32_t _index;
   std::unique_ptr<storage::log> _log;
   std::vector<std::pair<std::weak_ptr<void>, std::function<void()>>> _watchers;
+
+ public:
+  // Compaction bookkeeping (owner shard only): the cleaner checkpoint and whether a pass runs.
+  int64_t cleaned_up_to = 0;
+  bool compacting = false;
+};
+
+// The log options a topic's settings ask for (policy only; executors are added by the shard).
+storage::log_options log_options_for(const meta::topic_settings& s);
+
+// Where a shard's logs send blocking work: fdatasync (group commit), compaction and directory
+// removal run on background threads; their completions are posted back to the shard.
+struct shard_executors {
+  storage::executor sync;        // a storage::sync_worker
+  storage::executor background;  // compaction passes (long, throttled), removing deleted dirs
+  storage::executor post_back;   // onto this shard's io_context
 };
 
 class shard_partitions {
  public:
-  shard_partitions(storage::file_system& fs, std::string data_dir,
-                   boost::asio::thread_pool& background)
-      : _fs(fs), _dir(std::move(data_dir) + "/topics"), _background(background) {}
+  shard_partitions(storage::file_system& fs, std::string data_dir, shard_executors exec,
+                   int64_t retention_check_interval_ms)
+      : _fs(fs),
+        _dir(std::move(data_dir) + "/topics"),
+        _exec(std::move(exec)),
+        _retention_interval_ms(retention_check_interval_ms) {}
 
-  result<partition*> get(const std::shared_ptr<const topic_entry>& topic, int32_t index);
   // The partition, opening its log on first use; errc::not_found when `topic` has been deleted
   // (a stale entry). Must run on the owner shard.
+  result<partition*> get(const std::shared_ptr<const topic_entry>& topic, int32_t index);
   // Forgets a deleted topic's partition: closes its log (when open and of this incarnation) and
   // moves its directory away for removal. A partition of a newer incarnation (the topic was
   // re-created meanwhile) is left alone. Must run on the owner shard.
   void drop(const topic_entry& topic, int32_t index);
   // Flushes and closes every open log (clean shutdown).
   void close_all();
+  // Periodic work for every open log, on the owner shard: flush.ms, retention (every
+  // log.retention.check.interval.ms) and, for compacted topics whose dirty ratio reached
+  // min.cleanable.dirty.ratio, a compaction pass (cleaned in the background, swapped in here).
+  void housekeeping(int64_t now_ms);
 
  private:
   // Renames <topic>-<partition> to a unique *-delete name and queues its removal.
   void discard_dir(const std::string& name);
+  void maybe_compact(partition& p, int64_t now_ms);
 
   storage::file_system& _fs;
   std::string _dir;
-  boost::asio::thread_pool& _background;
+  shard_executors _exec;
+  int64_t _retention_interval_ms;
+  int64_t _last_retention_ms = 0;
   std::unordered_map<std::string, std::unique_ptr<partition>> _open;  // "<topic>-<partition>"
   std::unordered_map<std::string, uint64_t> _dropped;  // highest incarnation dropped, by name
 };

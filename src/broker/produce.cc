@@ -32,6 +32,7 @@ struct partition_outcome {
   kafka::error error = kafka::error::none;
   int64_t base_offset = -1;
   int64_t log_start_offset = -1;
+  int64_t log_append_time = -1;
   std::vector<std::pair<int32_t, std::string>> record_errors;  // (record index, message)
   std::string message;
 };
@@ -86,7 +87,10 @@ kafka::error validate(const topic_entry& t, const records::batch_view& b, int64_
   return kafka::error::none;
 }
 
-partition_outcome produce_one(partition& p, wire::bytes& blob, int16_t acks) {
+// Validates and appends one partition's batches on its owner shard, then calls `done` there:
+// at once for acks 0/1, once the data is fdatasync'ed (group commit) for acks=all.
+void produce_one(partition& p, wire::bytes& blob, int16_t acks,
+                 std::function<void(partition_outcome)> done) {
   partition_outcome out;
   out.index = p.index();
   const int64_t now = wall_ms();
@@ -96,7 +100,7 @@ partition_outcome produce_one(partition& p, wire::bytes& blob, int16_t acks) {
   while (const auto* b = it.next()) {
     if (auto e = validate(p.topic(), *b, now, out); e != kafka::error::none) {
       out.error = e;
-      return out;
+      return done(std::move(out));
     }
     auto offset = static_cast<size_t>(b->bytes.data() - blob.data());
     batches.emplace_back(blob.data() + offset, b->bytes.size());
@@ -104,30 +108,36 @@ partition_outcome produce_one(partition& p, wire::bytes& blob, int16_t acks) {
   if (it.error() != errc::ok || it.partial() || batches.empty()) {
     out.error = kafka::error::corrupt_message;
     out.message = "Records are not a sequence of whole record batches";
-    return out;
+    return done(std::move(out));
   }
+  int64_t last = -1;
   for (size_t i = 0; i < batches.size(); ++i) {
-    auto r = p.log().append(batches[i]);
+    auto r = p.log().append(batches[i], now);
     if (!r) {
       spdlog::error("append to {}-{}: {}", p.topic().name, p.index(), r.error().message());
       out.error = kafka::error::kafka_storage_error;
       out.message = r.error().message();
-      return out;
+      if (i == 0) return done(std::move(out));
+      break;  // earlier batches are in: report the error, as Kafka does for a failed append
     }
-    if (i == 0) out.base_offset = r.value().base_offset;
+    if (i == 0) {
+      out.base_offset = r.value().base_offset;
+      out.log_append_time = r.value().log_append_time;
+    }
+    last = r.value().last_offset;
   }
   p.notify_appended();
-  if (acks == -1) {
-    // Durable before acknowledged. Interim: a synchronous fdatasync on the owner shard; group
-    // commit on a background thread replaces it.
-    if (auto ec = p.log().flush()) {
-      out.error = kafka::error::kafka_storage_error;
-      out.message = ec.message();
-      return out;
-    }
-  }
   out.log_start_offset = p.log().log_start_offset();
-  return out;
+  if (acks != -1 || out.error != kafka::error::none) return done(std::move(out));
+  // Durable before acknowledged: one fdatasync serves every waiter that arrived before it.
+  p.log().wait_durable(last,
+                       [out = std::move(out), done = std::move(done)](std::error_code ec) mutable {
+                         if (ec) {
+                           out.error = kafka::error::kafka_storage_error;
+                           out.message = "fdatasync failed: " + ec.message();
+                         }
+                         done(std::move(out));
+                       });
 }
 
 // Gathers per-partition outcomes on the connection's shard.
@@ -189,35 +199,38 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
       ++state->pending;
       auto* slot = &pr;
       unsigned owner = owner_shard(t.name, pd.index, b.shard_count());
-      b.post(owner,
-             [&b, home, owner, topic = it->second, index = pd.index, blob = std::move(*pd.records),
-              acks = req.acks, slot, state, finish_one]() mutable {
-               partition_outcome out;
-               auto p = b.partitions(owner).get(topic, index);
-               if (!p) {
-                 out.index = index;
-                 out.error = kafka::error::kafka_storage_error;
-                 out.message = p.error().message();
-               } else {
-                 out = produce_one(*p.value(), blob, acks);
-               }
-               if (out.error != kafka::error::none) {
-                 spdlog::debug("produce to {}-{} failed: {} {}", topic->name, index,
-                               kafka::code(out.error), out.message);
-               }
-               b.post(home, [slot, out = std::move(out), finish_one]() mutable {
-                 slot->error_code = kafka::code(out.error);
-                 slot->base_offset = out.base_offset;
-                 slot->log_start_offset = out.log_start_offset;
-                 if (!out.message.empty()) slot->error_message = out.message;
-                 for (auto& [i, msg] : out.record_errors) {
-                   auto& re = slot->record_errors.emplace_back();
-                   re.batch_index = i;
-                   re.batch_index_error_message = std::move(msg);
-                 }
-                 finish_one();
-               });
-             });
+      b.post(owner, [&b, home, owner, topic = it->second, index = pd.index,
+                     blob = std::move(*pd.records), acks = req.acks, slot, finish_one]() mutable {
+        auto reply_home = [&b, home, slot, finish_one, name = topic->name,
+                           index](partition_outcome out) {
+          if (out.error != kafka::error::none) {
+            spdlog::debug("produce to {}-{} failed: {} {}", name, index, kafka::code(out.error),
+                          out.message);
+          }
+          b.post(home, [slot, out = std::move(out), finish_one]() mutable {
+            slot->error_code = kafka::code(out.error);
+            slot->base_offset = out.base_offset;
+            slot->log_append_time_ms = out.log_append_time;
+            slot->log_start_offset = out.log_start_offset;
+            if (!out.message.empty()) slot->error_message = out.message;
+            for (auto& [i, msg] : out.record_errors) {
+              auto& re = slot->record_errors.emplace_back();
+              re.batch_index = i;
+              re.batch_index_error_message = std::move(msg);
+            }
+            finish_one();
+          });
+        };
+        auto p = b.partitions(owner).get(topic, index);
+        if (!p) {
+          partition_outcome out;
+          out.index = index;
+          out.error = kafka::error::kafka_storage_error;
+          out.message = p.error().message();
+          return reply_home(std::move(out));
+        }
+        produce_one(*p.value(), blob, acks, std::move(reply_home));
+      });
     }
   }
   finish_one();

@@ -468,4 +468,12 @@ std::error_code log::write_clean_marker() {
   return _fs->sync_dir(_dir);
 }
 
+void log::set_policy(const log_options& opts) {
+  executor sync = std::move(_opts.sync_executor);
+  executor back = std::move(_opts.post_back);
+  _opts = opts;
+  _opts.sync_executor = std::move(sync);
+  _opts.post_back = std::move(back);
+}
+
 }  // namespace sluice::storage

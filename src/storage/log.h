@@ -124,6 +124,10 @@ class log {
   void wait_durable(int64_t offset, completion done);
   // Drives flush.ms with the owner's clock (tests pass a fake one).
   void tick(int64_t now_ms);
+  // Adopts new policy values (segment.bytes/ms, index interval, flush.*, retention.*,
+  // LogAppendTime) from `opts`, as after AlterConfigs; the executors stay as opened. Takes effect
+  // from the next append, tick or apply_retention.
+  void set_policy(const log_options& opts);
 
   struct read_result {
     segment* seg = nullptr;  // null for an empty read
@@ -148,7 +152,6 @@ class log {
   // match (rolled into, removed by retention): the caller drops its work.
   std::error_code replace_segments(std::span<const segment_info> expected,
                                    std::unique_ptr<segment> replacement);
-
 
   result<timestamp_offset> offset_for_time(int64_t timestamp);
 

@@ -63,6 +63,36 @@ class Kcat(unittest.TestCase):
             self.assertIn("mid [0] offset 0", r.stdout)
 
 
+class Timestamps(unittest.TestCase):
+    def test_offsets_by_time_and_log_append_time(self):
+        import time
+        with Sluiced() as b:
+            bs = f"127.0.0.1:{b.port}"
+            base = 1_700_000_000_000
+            # CreateTime records with explicit timestamps 0, 10, 20 ... seconds after base.
+            reports = produce_confluent(b.port, "times", [], acks="all")
+            p = Producer({"bootstrap.servers": bs})
+            for i in range(10):
+                p.produce("times", value=b"t%d" % i, timestamp=base + i * 10_000)
+                p.flush(10)
+            for ts, want in ((base, 0), (base + 1, 1), (base + 45_000, 5), (base + 90_000, 9),
+                             (base + 90_001, -1)):
+                r = kcat("-b", bs, "-Q", "-t", f"times:0:{ts}")
+                self.assertIn(f"times [0] offset {want}", r.stdout, (ts, r.stdout, r.stderr))
+            self.assertEqual(reports, [])
+            # LogAppendTime: the broker's clock replaces the producer's timestamps.
+            admin = AdminClient({"bootstrap.servers": bs})
+            admin.create_topics([NewTopic("lat", 1, 1, config={
+                "message.timestamp.type": "LogAppendTime"})])["lat"].result(10)
+            before = int(time.time() * 1000)
+            p.produce("lat", value=b"x", timestamp=base)
+            p.flush(10)
+            after = int(time.time() * 1000)
+            r = kcat("-b", bs, "-C", "-t", "lat", "-o", "beginning", "-e", "-f", "%T\n")
+            ts = int(r.stdout.split()[0])
+            self.assertTrue(before <= ts <= after, (before, ts, after))
+
+
 class Confluent(unittest.TestCase):
     def test_acks_all_across_partitions(self):
         with Sluiced() as b:
