@@ -15,6 +15,7 @@ extern const handler describe_configs_handler;
 extern const handler alter_configs_handler;
 extern const handler incremental_alter_configs_handler;
 extern const handler delete_topics_handler;
+extern const handler delete_records_handler;
 extern const handler offset_for_leader_epoch_handler;
 extern const handler describe_log_dirs_handler;
 extern const handler create_partitions_handler;
@@ -33,6 +34,7 @@ const handler* const kHandlers[] = {
     &api_versions_handler,               // 18
     &create_topics_handler,              // 19
     &delete_topics_handler,              // 20
+    &delete_records_handler,             // 21
     &offset_for_leader_epoch_handler,    // 23
     &describe_configs_handler,           // 32
     &alter_configs_handler,              // 33
