@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # bench/storage/run.sh BIN_DIR OUT_JSON [MIB]
 # Runs sluice-bench-storage and fio on the same disk, in the same run, and prints the ratios the
-# storage issue targets: append_mb_s >= 0.8 x fio sequential 16 KiB buffered writes, and
-# read_mb_s >= 0.8 x fio page-cache reads.
+# storage issue targets: append_mb_s >= 0.8 x fio sequential 16 KiB buffered writes,
+# read_mb_s >= 0.8 x fio page-cache reads, recovery_s_per_gib < 1; and fsyncs_per_s (8 durable
+# writers, group commit) against fio's 16 KiB write+fdatasync rate, the disk's durable-write limit.
 set -euo pipefail
 bin=$1 out=$2 mib=${3:-512}
 dir=$(mktemp -d "${TMPDIR:-/var/tmp}/sluice-bench.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
+fio_json() {  # fio_json NAME RW BS SIZE [extra args...] -> fio's JSON report
+  local name=$1 rw=$2 bs=$3 size=$4
+  shift 4
+  fio --name="$name" --rw="$rw" --bs="$bs" --size="$size" --ioengine=psync \
+    --filename="$dir/fio.dat" --output-format=json "$@" 2>/dev/null
+}
 fio_bw() {  # fio_bw NAME RW BS [extra args...] -> bytes/s
   local name=$1 rw=$2 bs=$3
   shift 3
-  fio --name="$name" --rw="$rw" --bs="$bs" --size="${mib}m" --ioengine=psync \
-    --filename="$dir/fio.dat" --output-format=json "$@" 2>/dev/null |
+  fio_json "$name" "$rw" "$bs" "${mib}m" "$@" |
     python3 -c "import json,sys; print(json.load(sys.stdin)['jobs'][0][sys.argv[1]]['bw_bytes'])" "$rw"
 }
 
@@ -21,20 +27,31 @@ rm -rf "$dir/sluice"
 fio_write=$(fio_bw seqwrite write 16k)
 # --invalidate=0 keeps the file just written in the page cache: this is the cached-read ceiling.
 fio_read=$(fio_bw cachedread read 1m --invalidate=0 --loops=3)
+rm -f "$dir/fio.dat"
+# Durable-write limit: 16 KiB writes, each followed by fdatasync, for 5 s (fsync IOPS = write IOPS).
+fio_sync=$(fio_json syncwrite write 16k "${mib}m" --fdatasync=1 --runtime=5 --time_based |
+  python3 -c "import json,sys; j=json.load(sys.stdin)['jobs'][0]; n=j.get('sync', {}).get('lat_ns', {}).get('N', 0); print(j['write']['bw_bytes'], n / (j['job_runtime'] / 1e3) if n else j['write']['iops'])")
 
-python3 - "$sluice" "$fio_write" "$fio_read" "$out" <<'PY'
+python3 - "$sluice" "$fio_write" "$fio_read" "$fio_sync" "$out" <<'PY'
 import json, sys
 s = json.loads(sys.argv[1])
 fio_w, fio_r = float(sys.argv[2]) / 1e6, float(sys.argv[3]) / 1e6
+fio_sync_bw, fio_fsync_s = (float(x) for x in sys.argv[4].split())
 s["fio_write_mb_s"] = round(fio_w, 1)
 s["fio_cached_read_mb_s"] = round(fio_r, 1)
+s["fio_durable_write_mb_s"] = round(fio_sync_bw / 1e6, 1)
+s["fio_fsyncs_per_s"] = round(fio_fsync_s)
 s["append_vs_fio"] = round(s["append_mb_s"] / fio_w, 2)
 s["read_vs_fio"] = round(s["read_mb_s"] / fio_r, 2)
-with open(sys.argv[4], "w") as f:
+s["fsyncs_vs_fio"] = round(s["fsyncs_per_s"] / fio_fsync_s, 2)
+s["append_durable_vs_fio"] = round(s["append_durable_mb_s"] / s["fio_durable_write_mb_s"], 2)
+with open(sys.argv[5], "w") as f:
     json.dump(s, f, indent=2)
 print("| figure | sluice | fio | ratio | target |")
 print("|---|---|---|---|---|")
 print(f"| append MB/s (16 KiB batches, no fsync) | {s['append_mb_s']} | {s['fio_write_mb_s']} | {s['append_vs_fio']} | >= 0.8 |")
 print(f"| read MB/s (cached) | {s['read_mb_s']} | {s['fio_cached_read_mb_s']} | {s['read_vs_fio']} | >= 0.8 |")
+print(f"| durable append MB/s (8 writers x 16 KiB, acks=all) | {s['append_durable_mb_s']} | {s['fio_durable_write_mb_s']} | {s['append_durable_vs_fio']} | |")
+print(f"| fdatasyncs/s (sluice: {s['acks_per_fsync']} acks per fsync) | {s['fsyncs_per_s']} | {s['fio_fsyncs_per_s']} | {s['fsyncs_vs_fio']} | |")
 print(f"| recovery s/GiB (unclean restart) | {s['recovery_s_per_gib']} | | | < 1 |")
 PY
