@@ -54,4 +54,5 @@ print(f"| read MB/s (cached) | {s['read_mb_s']} | {s['fio_cached_read_mb_s']} | 
 print(f"| durable append MB/s (8 writers x 16 KiB, acks=all) | {s['append_durable_mb_s']} | {s['fio_durable_write_mb_s']} | {s['append_durable_vs_fio']} | |")
 print(f"| fdatasyncs/s (sluice: {s['acks_per_fsync']} acks per fsync) | {s['fsyncs_per_s']} | {s['fio_fsyncs_per_s']} | {s['fsyncs_vs_fio']} | |")
 print(f"| recovery s/GiB (unclean restart) | {s['recovery_s_per_gib']} | | | < 1 |")
+print(f"| recovery s/GiB (unclean restart, data already written back) | {s['recovery_settled_s_per_gib']} | | | < 1 |")
 PY
