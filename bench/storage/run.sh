@@ -12,7 +12,7 @@ trap 'rm -rf "$dir"' EXIT
 fio_json() {  # fio_json NAME RW BS SIZE [extra args...] -> fio's JSON report
   local name=$1 rw=$2 bs=$3 size=$4
   shift 4
-  fio --name="$name" --rw="$rw" --bs="$bs" --size="$size" --ioengine=psync \
+  fio --name="$name" --rw="$rw" --bs="$bs" --size="$size" --ioengine=psync --fallocate=none \
     --filename="$dir/fio.dat" --output-format=json "$@" 2>/dev/null
 }
 fio_bw() {  # fio_bw NAME RW BS [extra args...] -> bytes/s

@@ -421,6 +421,7 @@ std::error_code recover(file_system& fs, const std::string& dir) {
   if (!listed) return listed.error();
   const auto& names = listed.value();
   std::vector<int64_t> swapped;
+  bool changed = false;  // a directory fsync is only needed when an entry moved
   for (const auto& n : names) {
     int64_t base;
     if (parse_swap_name(n, base)) swapped.push_back(base);
@@ -433,20 +434,24 @@ std::error_code recover(file_system& fs, const std::string& dir) {
               fs.rename(path_of(dir, n), path_of(dir, n.substr(0, n.size() - kDeleted.size())))) {
         return ec;
       }
+      changed = true;
     }
   }
   // swap() runs one group at a time, so there is at most one; be lenient anyway.
   for (int64_t base : swapped) {
     if (auto ec = finish_group(fs, dir, base)) return ec;
+    changed = true;
   }
   auto left = fs.list_dir(dir);
   if (!left) return left.error();
   for (const auto& n : left.value()) {
     if (n.ends_with(kCleaned)) {
       if (auto ec = fs.remove(path_of(dir, n))) return ec;
+      changed = true;
     }
   }
-  return fs.sync_dir(dir);
+  // Nothing moved: skip the fsync, which on ext4 would wait for all the log's dirty data.
+  return changed ? fs.sync_dir(dir) : std::error_code();
 }
 
 }  // namespace sluice::storage::compaction
