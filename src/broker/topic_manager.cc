@@ -53,6 +53,29 @@ std::string join_list(const std::vector<std::string>& items) {
   return s;
 }
 
+// Runs `one(item, next)` for every item on the control thread against a copy of the current
+// map, publishes the copy when an item changed it (no error, not validate-only), then calls
+// `done` with the outcomes in item order.
+template <class Item, class One>
+void run_changes(boost::asio::thread_pool& control,
+                 std::atomic<std::shared_ptr<const topic_map>>& map, std::vector<Item> items,
+                 One one, std::function<void(std::vector<topic_outcome>)> done) {
+  boost::asio::post(control, [&map, items = std::move(items), one, done = std::move(done)] {
+    auto next = std::make_shared<topic_map>(*map.load());
+    std::vector<topic_outcome> out;
+    out.reserve(items.size());
+    bool changed = false;
+    for (const auto& item : items) {
+      out.push_back(one(item, *next));
+      bool dry_run = false;
+      if constexpr (requires { item.validate_only; }) dry_run = item.validate_only;
+      changed |= out.back().error == kafka::error::none && !dry_run;
+    }
+    if (changed) map.store(std::move(next));
+    done(std::move(out));
+  });
+}
+
 }  // namespace
 
 topic_manager::topic_manager(const config& cfg, meta::store& store)
@@ -90,18 +113,10 @@ std::error_code topic_manager::load() {
 }
 
 void topic_manager::create(std::vector<topic_spec> specs, create_done done) {
-  boost::asio::post(_control, [this, specs = std::move(specs), done = std::move(done)] {
-    auto next = std::make_shared<topic_map>(*_map.load());
-    std::vector<topic_outcome> out;
-    out.reserve(specs.size());
-    bool changed = false;
-    for (const auto& spec : specs) {
-      out.push_back(create_one(spec, *next));
-      changed |= out.back().error == kafka::error::none && !spec.validate_only;
-    }
-    if (changed) _map.store(std::move(next));
-    done(std::move(out));
-  });
+  run_changes(
+      _control, _map, std::move(specs),
+      [this](const topic_spec& x, topic_map& next) { return create_one(x, next); },
+      std::move(done));
 }
 
 topic_outcome topic_manager::create_one(const topic_spec& spec, topic_map& next) {
@@ -154,18 +169,9 @@ topic_outcome topic_manager::create_one(const topic_spec& spec, topic_map& next)
 }
 
 void topic_manager::remove(std::vector<topic_ref> refs, create_done done) {
-  boost::asio::post(_control, [this, refs = std::move(refs), done = std::move(done)] {
-    auto next = std::make_shared<topic_map>(*_map.load());
-    std::vector<topic_outcome> out;
-    out.reserve(refs.size());
-    bool changed = false;
-    for (const auto& ref : refs) {
-      out.push_back(remove_one(ref, *next));
-      changed |= out.back().error == kafka::error::none;
-    }
-    if (changed) _map.store(std::move(next));
-    done(std::move(out));
-  });
+  run_changes(
+      _control, _map, std::move(refs),
+      [this](const topic_ref& x, topic_map& next) { return remove_one(x, next); }, std::move(done));
 }
 
 topic_outcome topic_manager::remove_one(const topic_ref& ref, topic_map& next) {
@@ -201,18 +207,10 @@ topic_outcome topic_manager::remove_one(const topic_ref& ref, topic_map& next) {
 }
 
 void topic_manager::add_partitions(std::vector<partitions_spec> specs, create_done done) {
-  boost::asio::post(_control, [this, specs = std::move(specs), done = std::move(done)] {
-    auto next = std::make_shared<topic_map>(*_map.load());
-    std::vector<topic_outcome> out;
-    out.reserve(specs.size());
-    bool changed = false;
-    for (const auto& spec : specs) {
-      out.push_back(add_partitions_one(spec, *next));
-      changed |= out.back().error == kafka::error::none && !spec.validate_only;
-    }
-    if (changed) _map.store(std::move(next));
-    done(std::move(out));
-  });
+  run_changes(
+      _control, _map, std::move(specs),
+      [this](const partitions_spec& x, topic_map& next) { return add_partitions_one(x, next); },
+      std::move(done));
 }
 
 topic_outcome topic_manager::add_partitions_one(const partitions_spec& spec, topic_map& next) {
@@ -260,18 +258,9 @@ topic_outcome topic_manager::add_partitions_one(const partitions_spec& spec, top
 namespace sluice::broker {
 
 void topic_manager::alter(std::vector<alter_spec> specs, alter_done done) {
-  boost::asio::post(_control, [this, specs = std::move(specs), done = std::move(done)] {
-    auto next = std::make_shared<topic_map>(*_map.load());
-    std::vector<topic_outcome> out;
-    out.reserve(specs.size());
-    bool changed = false;
-    for (const auto& spec : specs) {
-      out.push_back(alter_one(spec, *next));
-      changed |= out.back().error == kafka::error::none && !spec.validate_only;
-    }
-    if (changed) _map.store(std::move(next));
-    done(std::move(out));
-  });
+  run_changes(
+      _control, _map, std::move(specs),
+      [this](const alter_spec& x, topic_map& next) { return alter_one(x, next); }, std::move(done));
 }
 
 topic_outcome topic_manager::alter_one(const alter_spec& spec, topic_map& next) {
