@@ -46,6 +46,20 @@ class broker final : public net::dispatcher {
   // Runs fn on `shard` (used to bring completions back to a connection's shard).
   void post(unsigned shard, std::function<void()> fn);
   unsigned shard_count() const { return _shards.size(); }
+  // Runs `work(result<partition*>)` on the partition's owner shard, then `deliver(its result)`
+  // on shard `home`: how handlers cross to a partition and back.
+  template <class Work, class Deliver>
+  void with_partition(unsigned home, std::shared_ptr<const topic_entry> topic, int32_t index,
+                      Work work, Deliver deliver) {
+    const unsigned owner = owner_shard(topic->name, index, shard_count());
+    post(owner, [this, home, owner, topic = std::move(topic), index, work = std::move(work),
+                 deliver = std::move(deliver)]() mutable {
+      auto out = work(partitions(owner).get(topic, index));
+      post(home, [deliver = std::move(deliver), out = std::move(out)]() mutable {
+        deliver(std::move(out));
+      });
+    });
+  }
   boost::asio::io_context& shard_context(unsigned shard) { return _shards.context(shard); }
   // The partitions owned by `shard`; use only on that shard's thread.
   shard_partitions& partitions(unsigned shard) { return *_partitions[shard]; }

@@ -50,33 +50,33 @@ void handle(request_context& ctx, delete_records_request& req,
         continue;
       }
       ++state->pending;
-      unsigned owner = owner_shard(t.name, p.partition_index, b.shard_count());
-      b.post(owner, [&b, state, owner, home, topic = it->second, index = p.partition_index,
-                     offset = p.offset, slot = &pr] {
-        partition_result out;
-        out.partition_index = index;
-        out.low_watermark = -1;
-        auto part = b.partitions(owner).get(topic, index);
-        if (!part) {
-          out.error_code =
-              kafka::code(part.error() == errc::not_found ? kafka::error::unknown_topic_or_partition
-                                                          : kafka::error::kafka_storage_error);
-        } else {
-          storage::log& log = part.value()->log();
-          auto start = log.delete_records(offset == -1 ? log.log_end_offset() : offset);
-          if (start) {
-            out.low_watermark = start.value();
-          } else {
-            out.error_code =
-                kafka::code(start.error() == errc::not_found ? kafka::error::offset_out_of_range
-                                                             : kafka::error::kafka_storage_error);
-          }
-        }
-        b.post(home, [state, slot, out = std::move(out)]() mutable {
-          *slot = std::move(out);
-          state->one_done();
-        });
-      });
+      b.with_partition(
+          home, it->second, p.partition_index,
+          [index = p.partition_index, offset = p.offset](result<partition*> part) {
+            partition_result out;
+            out.partition_index = index;
+            out.low_watermark = -1;
+            if (!part) {
+              out.error_code = kafka::code(part.error() == errc::not_found
+                                               ? kafka::error::unknown_topic_or_partition
+                                               : kafka::error::kafka_storage_error);
+              return out;
+            }
+            storage::log& log = part.value()->log();
+            auto start = log.delete_records(offset == -1 ? log.log_end_offset() : offset);
+            if (start) {
+              out.low_watermark = start.value();
+            } else {
+              out.error_code =
+                  kafka::code(start.error() == errc::not_found ? kafka::error::offset_out_of_range
+                                                               : kafka::error::kafka_storage_error);
+            }
+            return out;
+          },
+          [state, slot = &pr](partition_result out) {
+            *slot = std::move(out);
+            state->one_done();
+          });
     }
   }
   state->one_done();

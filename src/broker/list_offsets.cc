@@ -63,22 +63,22 @@ void handle(request_context& ctx, list_offsets_request& req,
         continue;
       }
       ++state->pending;
-      unsigned owner = owner_shard(t.name, p.partition_index, b.shard_count());
-      b.post(owner, [&b, state, owner, home, topic = it->second, index = p.partition_index,
-                     ts = p.timestamp, slot = &pr] {
-        list_offsets_response::list_offsets_topic_response::list_offsets_partition_response out;
-        out.partition_index = index;
-        auto part = b.partitions(owner).get(topic, index);
-        if (!part) {
-          out.error_code = kafka::code(kafka::error::kafka_storage_error);
-        } else {
-          lookup(*part.value(), ts, out);
-        }
-        b.post(home, [state, slot, out = std::move(out)]() mutable {
-          *slot = std::move(out);
-          state->one_done();
-        });
-      });
+      b.with_partition(
+          home, it->second, p.partition_index,
+          [index = p.partition_index, ts = p.timestamp](result<partition*> part) {
+            list_offsets_response::list_offsets_topic_response::list_offsets_partition_response out;
+            out.partition_index = index;
+            if (!part) {
+              out.error_code = kafka::code(kafka::error::kafka_storage_error);
+            } else {
+              lookup(*part.value(), ts, out);
+            }
+            return out;
+          },
+          [state, slot = &pr](auto out) {
+            *slot = std::move(out);
+            state->one_done();
+          });
     }
   }
   state->one_done();
