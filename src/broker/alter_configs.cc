@@ -21,18 +21,9 @@ void handle(request_context& ctx, alter_configs_request& req,
   std::vector<pending_resource> resources;
   for (const auto& r : req.resources) {
     auto& p = resources.emplace_back();
-    p.early = {r.resource_type, r.resource_name, kafka::error::none, {}};
-    if (r.resource_type == kResourceBroker) {
-      std::vector<std::string> keys;
-      for (const auto& c : r.configs) keys.push_back(c.name);
-      p.early = check_broker_alter(ctx.cfg, r.resource_type, r.resource_name, keys);
-      continue;
-    }
-    if (r.resource_type != kResourceTopic) {
-      p.early.error = kafka::error::invalid_request;
-      p.early.message = "Unsupported resource type " + std::to_string(r.resource_type);
-      continue;
-    }
+    std::vector<std::string> keys;
+    for (const auto& c : r.configs) keys.push_back(c.name);
+    if (!start_resource(ctx.cfg, r.resource_type, r.resource_name, keys, p)) continue;
     alter_spec spec{r.resource_name, false, {}, {}, req.validate_only};
     for (const auto& c : r.configs) {
       if (!c.value) {
@@ -44,19 +35,7 @@ void handle(request_context& ctx, alter_configs_request& req,
     }
     if (p.early.error == kafka::error::none) p.change = std::move(spec);
   }
-  alter_resources(
-      ctx, std::move(resources), [reply = std::move(reply)](std::vector<resource_result> results) {
-        alter_configs_response resp;
-        for (auto& r : results) {
-          auto& out = resp.responses.emplace_back();
-          out.error_code = kafka::code(r.error);
-          out.error_message =
-              r.error == kafka::error::none ? std::nullopt : std::optional<std::string>(r.message);
-          out.resource_type = r.type;
-          out.resource_name = r.name;
-        }
-        reply(std::move(resp));
-      });
+  alter_and_reply(ctx, std::move(resources), std::move(reply));
 }
 
 }  // namespace

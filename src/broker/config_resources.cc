@@ -30,6 +30,21 @@ resource_result check_broker_alter(const config& cfg, int8_t type, const std::st
   return r;
 }
 
+bool start_resource(const config& cfg, int8_t type, const std::string& name,
+                    const std::vector<std::string>& keys, pending_resource& p) {
+  p.early = {type, name, kafka::error::none, {}};
+  if (type == kResourceBroker) {
+    p.early = check_broker_alter(cfg, type, name, keys);
+    return false;
+  }
+  if (type != kResourceTopic) {
+    p.early.error = kafka::error::invalid_request;
+    p.early.message = "Unsupported resource type " + std::to_string(type);
+    return false;
+  }
+  return true;
+}
+
 void alter_resources(request_context& ctx, std::vector<pending_resource> resources,
                      std::function<void(std::vector<resource_result>)> done) {
   std::vector<alter_spec> specs;

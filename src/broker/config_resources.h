@@ -37,9 +37,36 @@ struct pending_resource {
 resource_result check_broker_alter(const config& cfg, int8_t type, const std::string& name,
                                    const std::vector<std::string>& keys);
 
+// Starts one resource of an alter request: broker resources are answered at once
+// (check_broker_alter with `keys`), other types but topics are INVALID_REQUEST. Returns true
+// for a topic, whose alter_spec the caller then builds into `p.change`.
+bool start_resource(const config& cfg, int8_t type, const std::string& name,
+                    const std::vector<std::string>& keys, pending_resource& p);
+
 // Applies the topic changes (one topic_manager::alter call) and calls done with one result per
 // resource, in request order, on the connection's shard.
 void alter_resources(request_context& ctx, std::vector<pending_resource> resources,
                      std::function<void(std::vector<resource_result>)> done);
+
+// alter_resources, answered with Resp: AlterConfigs and IncrementalAlterConfigs responses have
+// the same shape (one entry per resource with error code, message, type and name).
+template <class Resp>
+void alter_and_reply(request_context& ctx, std::vector<pending_resource> resources,
+                     responder<Resp> reply) {
+  alter_resources(ctx, std::move(resources),
+                  [reply = std::move(reply)](std::vector<resource_result> results) {
+                    Resp resp;
+                    for (auto& r : results) {
+                      auto& out = resp.responses.emplace_back();
+                      out.error_code = kafka::code(r.error);
+                      out.error_message = r.error == kafka::error::none
+                                              ? std::nullopt
+                                              : std::optional<std::string>(std::move(r.message));
+                      out.resource_type = r.type;
+                      out.resource_name = std::move(r.name);
+                    }
+                    reply(std::move(resp));
+                  });
+}
 
 }  // namespace sluice::broker

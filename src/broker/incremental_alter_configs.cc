@@ -25,23 +25,17 @@ void handle(request_context& ctx, incremental_alter_configs_request& req,
   std::vector<pending_resource> resources;
   for (const auto& r : req.resources) {
     auto& p = resources.emplace_back();
-    p.early = {r.resource_type, r.resource_name, kafka::error::none, {}};
     std::set<std::string> seen;
+    std::string duplicate;
     for (const auto& c : r.configs) {
-      if (!seen.insert(c.name).second) {
-        p.early.error = kafka::error::invalid_request;
-        p.early.message = "Error due to duplicate config keys: " + c.name;
-      }
+      if (!seen.insert(c.name).second) duplicate = c.name;
     }
-    if (p.early.error != kafka::error::none) continue;
-    if (r.resource_type == kResourceBroker) {
-      p.early =
-          check_broker_alter(ctx.cfg, r.resource_type, r.resource_name, {seen.begin(), seen.end()});
+    if (!duplicate.empty()) {
+      p.early = {r.resource_type, r.resource_name, kafka::error::invalid_request,
+                 "Error due to duplicate config keys: " + duplicate};
       continue;
     }
-    if (r.resource_type != kResourceTopic) {
-      p.early.error = kafka::error::invalid_request;
-      p.early.message = "Unsupported resource type " + std::to_string(r.resource_type);
+    if (!start_resource(ctx.cfg, r.resource_type, r.resource_name, {seen.begin(), seen.end()}, p)) {
       continue;
     }
     alter_spec spec{r.resource_name, true, {}, {}, req.validate_only};
@@ -50,19 +44,7 @@ void handle(request_context& ctx, incremental_alter_configs_request& req,
     }
     p.change = std::move(spec);
   }
-  alter_resources(
-      ctx, std::move(resources), [reply = std::move(reply)](std::vector<resource_result> results) {
-        incremental_alter_configs_response resp;
-        for (auto& r : results) {
-          auto& out = resp.responses.emplace_back();
-          out.error_code = kafka::code(r.error);
-          out.error_message =
-              r.error == kafka::error::none ? std::nullopt : std::optional<std::string>(r.message);
-          out.resource_type = r.type;
-          out.resource_name = r.name;
-        }
-        reply(std::move(resp));
-      });
+  alter_and_reply(ctx, std::move(resources), std::move(reply));
 }
 
 }  // namespace
