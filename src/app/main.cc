@@ -6,6 +6,7 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -70,6 +71,19 @@ sluice::result<std::string> load_cluster_id(const std::string& dir) {
   return id;
 }
 
+// Thousands of connections need thousands of descriptors: the soft limit is often 1024 while
+// the hard limit allows far more. Raising the soft limit up to the hard one needs no privilege.
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit want = lim;
+    want.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) lim = want;
+  }
+  spdlog::info("open files limit {}", static_cast<uint64_t>(lim.rlim_cur));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,6 +139,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   spdlog::flush_on(spdlog::level::warn);
+  raise_open_files_limit();
 
   auto store = sluice::meta::store::open(cfg.data_dir);
   if (!store)

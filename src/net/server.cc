@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <future>
 
 namespace sluice::net {
@@ -11,7 +12,11 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 server::server(shard_pool& shards, dispatcher& d, connection_options opts)
-    : _shards(shards), _dispatcher(d), _opts(opts), _acceptor(shards.context(0)) {}
+    : _shards(shards),
+      _dispatcher(d),
+      _opts(opts),
+      _acceptor(shards.context(0)),
+      _backoff(shards.context(0)) {}
 
 std::string server::listen(const std::string& host, uint16_t port) {
   boost::system::error_code ec;
@@ -38,6 +43,7 @@ void server::stop() {
   asio::post(_shards.context(0), [this, &closed] {
     boost::system::error_code ec;
     _acceptor.close(ec);
+    _backoff.cancel();
     closed.set_value();
   });
   closed.get_future().wait();
@@ -49,6 +55,16 @@ void server::accept() {
   _acceptor.async_accept(_shards.context(shard), [this, shard](const boost::system::error_code& ec,
                                                                tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+      // Retrying at once would spin; connections wait in the backlog until descriptors free.
+      spdlog::warn("accept failed: {}; pausing accepts for {} ms", ec.message(),
+                   kAcceptBackoff.count());
+      _backoff.expires_after(kAcceptBackoff);
+      _backoff.async_wait([this](const boost::system::error_code& e) {
+        if (!e && _acceptor.is_open()) accept();
+      });
+      return;
+    }
     if (ec) {
       spdlog::warn("accept failed: {}", ec.message());
     } else {

@@ -4,9 +4,15 @@
 // The acceptor runs on shard 0; each accepted socket is moved to the next shard round-robin and
 // lives there for its whole life (see shard_pool.h for the ownership rule).
 //
+// Out of file descriptors (EMFILE/ENFILE), accepting pauses for kAcceptBackoff instead of
+// spinning; pending connections wait in the listen backlog. sluiced raises its soft
+// RLIMIT_NOFILE to the hard limit at start (thousands of connections).
+//
 // Thread safety: listen()/stop() from the main thread; everything else runs on shards.
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -27,12 +33,14 @@ class server {
   void stop();
 
  private:
+  static constexpr std::chrono::milliseconds kAcceptBackoff{100};
   void accept();
 
   shard_pool& _shards;
   dispatcher& _dispatcher;
   connection_options _opts;
   boost::asio::ip::tcp::acceptor _acceptor;
+  boost::asio::steady_timer _backoff;  // shard 0, like the acceptor
   unsigned _next_shard = 0;
   uint16_t _port = 0;
 };

@@ -16,8 +16,9 @@ SLUICED = os.path.join(BIN_DIR, "sluiced")
 class Sluiced:
     """A sluiced on 127.0.0.1 with an ephemeral port and a temporary data dir."""
 
-    def __init__(self, *extra_args, data_dir=None):
-        """data_dir: reuse a data directory (restart tests); default: a fresh one, removed on exit."""
+    def __init__(self, *extra_args, data_dir=None, preexec_fn=None):
+        """data_dir: reuse a data directory (restart tests); default: a fresh one, removed on exit.
+        preexec_fn: run in the child before exec (e.g. to lower a resource limit)."""
         self.tmp = tempfile.TemporaryDirectory(prefix="sluiced-it-")
         self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
         self.log_path = os.path.join(self.tmp.name, "sluiced.log")
@@ -25,10 +26,12 @@ class Sluiced:
                      "--log-level", "debug", *extra_args]
         self.proc = None
         self.port = None
+        self.preexec_fn = preexec_fn
 
     def __enter__(self):
         self.log = open(self.log_path, "w+")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.output())
