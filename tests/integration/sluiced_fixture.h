@@ -1,11 +1,13 @@
 #pragma once
 // Starts a real sluiced (build/bin/sluiced) on 127.0.0.1 with port 0 and a temporary data dir,
 // for GoogleTest integration tests with real clients. Stops it with SIGTERM and expects exit 0.
+// Extra arguments (e.g. {"--set", "num.partitions=8"}) are appended to the command line.
 
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -13,12 +15,13 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace sluice::testing {
 
 class sluiced_process {
  public:
-  sluiced_process() {
+  explicit sluiced_process(std::vector<std::string> extra = {}) {
     _dir = std::filesystem::temp_directory_path() /
            ("sluiced-gtest-" + std::to_string(::getpid()) + "-" + std::to_string(_counter++));
     std::filesystem::create_directories(_dir);
@@ -30,8 +33,15 @@ class sluiced_process {
       (void)f;
       ::dup2(2, 1);
       std::string bin = std::string(SLUICE_BIN_DIR) + "/sluiced";
-      ::execl(bin.c_str(), "sluiced", "--listen", "127.0.0.1:0", "--data-dir", data.c_str(),
-              "--log-level", "debug", static_cast<char*>(nullptr));
+      std::vector<std::string> args = {"sluiced", "--listen", "127.0.0.1:0", "--data-dir", data};
+      if (std::find(extra.begin(), extra.end(), "--log-level") == extra.end()) {
+        args.insert(args.end(), {"--log-level", "debug"});
+      }
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(bin.c_str(), argv.data());
       ::_exit(127);
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
