@@ -30,8 +30,9 @@ struct config {
   std::string http_listen = "127.0.0.1:9644";  // http.listen
 
   // Network.
-  int64_t socket_request_max_bytes = 104857600;  // socket.request.max.bytes
-  int64_t connections_max_idle_ms = 600000;      // connections.max.idle.ms
+  int64_t socket_request_max_bytes = 104857600;              // socket.request.max.bytes
+  int64_t connections_max_idle_ms = 600000;                  // connections.max.idle.ms
+  int32_t max_incremental_fetch_session_cache_slots = 1000;  // max.incremental.fetch...slots
 
   // Topics and logs.
   int32_t num_partitions = 1;                             // num.partitions

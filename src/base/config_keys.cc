@@ -116,6 +116,9 @@ const std::vector<key_def>& table() {
         "Largest request accepted; bigger ones close the connection before allocating.");
     i64("connections.max.idle.ms", &config::connections_max_idle_ms, 0, kI64,
         "Idle connections are closed after this long; 0 disables.");
+    i32("max.incremental.fetch.session.cache.slots",
+        &config::max_incremental_fetch_session_cache_slots, 0, kI32,
+        "Fetch sessions (KIP-227) kept at once, split across shards; 0 disables sessions.");
     // Topics and logs.
     i32("num.partitions", &config::num_partitions, 1, 1000000,
         "Partitions of auto-created topics and CreateTopics without a count.");

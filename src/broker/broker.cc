@@ -10,6 +10,7 @@
 #include "kafka/headers.h"
 #include "src/base/byte_order.h"
 #include "src/broker/registry.h"
+#include "src/broker/unsupported_version.h"
 
 namespace sluice::broker {
 
@@ -23,6 +24,13 @@ broker::broker(const config& cfg, net::shard_pool& shards, topic_manager& topics
         [this, i](storage::task t) { boost::asio::post(_shards.context(i), std::move(t)); }};
     _partitions.push_back(std::make_unique<shard_partitions>(_fs, cfg.data_dir, std::move(exec),
                                                              cfg.log_retention_check_interval_ms));
+  }
+  // Each shard keeps its share of the session slots (rounded up, so any nonzero setting allows
+  // sessions on every shard).
+  const size_t slots = static_cast<size_t>(cfg.max_incremental_fetch_session_cache_slots);
+  const size_t per_shard = (slots + shards.size() - 1) / shards.size();
+  for (unsigned i = 0; i < shards.size(); ++i) {
+    _fetch_sessions.push_back(std::make_unique<fetch_session_cache>(per_shard, i, shards.size()));
   }
   // Partitions of deleted topics whose removal a stop or crash interrupted.
   boost::asio::post(_background, [dir = cfg.data_dir + "/topics"] {
@@ -79,6 +87,47 @@ void broker::post(unsigned shard, std::function<void()> fn) {
 namespace {
 constexpr int16_t kApiVersionsKey = 18;
 constexpr size_t kMinHeaderBytes = 8;  // api_key, api_version, correlation_id
+
+// The response frame (header + body), with the body's file splices moved past the header.
+net::reply framed(int32_t correlation_id, int16_t header_version, encoded_body body) {
+  wire::bytes out;
+  out.reserve(body.bytes.size() + 8);
+  wire::writer w(out);
+  kafka::response_header hdr;
+  hdr.correlation_id = correlation_id;
+  hdr.encode(w, header_version);
+  const size_t header_size = out.size();
+  w.write_raw(body.bytes.data(), body.bytes.size());
+  std::vector<net::file_chunk> files;
+  files.reserve(body.splices.size());
+  for (auto& s : body.splices) {
+    files.push_back(
+        {s.at + header_size, s.range.fd, s.range.offset, s.range.length, std::move(s.range.owner)});
+  }
+  return net::reply::send(std::move(out), std::move(files));
+}
+
+// A request for an API or version we do not serve: UNSUPPORTED_VERSION where the response can
+// carry it, otherwise the connection is closed (see unsupported_version.h).
+net::reply refuse(const net::connection_info& info, const std::vector<uint8_t>& frame,
+                  int16_t api_key, int16_t version, int32_t correlation_id) {
+  const kafka::api_info* api = kafka::find_api(api_key);
+  const int16_t header_version = kafka::request_header_version(api_key, version);
+  std::optional<wire::bytes> body;
+  if (header_version >= 0) {
+    wire::reader r(frame.data(), frame.size());
+    kafka::request_header header;
+    header.decode(r, header_version);
+    if (r.ok()) body = unsupported_version_body(api_key, version, r);
+  }
+  spdlog::warn("{}: unsupported request {} ({}) v{}{}", info.peer,
+               api != nullptr ? api->name : "unknown", api_key, version,
+               body ? "" : ", closing the connection");
+  if (!body) return net::reply::close();
+  return framed(correlation_id, kafka::response_header_version(api_key, version),
+                encoded_body{std::move(*body), {}});
+}
+
 }  // namespace
 
 void broker::dispatch(net::connection_info& info, std::vector<uint8_t> frame, net::reply_fn done) {
@@ -96,10 +145,7 @@ void broker::dispatch(net::connection_info& info, std::vector<uint8_t> frame, ne
     if (api_key == kApiVersionsKey && version > 0) {
       return done(net::reply::send(api_versions_fallback(correlation_id)));
     }
-    const kafka::api_info* api = kafka::find_api(api_key);
-    spdlog::warn("{}: unsupported request {} ({}) v{}", info.peer,
-                 api != nullptr ? api->name : "unknown", api_key, version);
-    return done(net::reply::close());
+    return done(refuse(info, frame, api_key, version, correlation_id));
   }
 
   wire::reader r(frame.data(), frame.size());
@@ -116,21 +162,7 @@ void broker::dispatch(net::connection_info& info, std::vector<uint8_t> frame, ne
   bool ok = h->handle(
       ctx, r, [done, correlation_id, resp_header_version](std::optional<encoded_body> body) {
         if (!body) return done(net::reply::none());
-        wire::bytes out;
-        out.reserve(body->bytes.size() + 8);
-        wire::writer w(out);
-        kafka::response_header hdr;
-        hdr.correlation_id = correlation_id;
-        hdr.encode(w, resp_header_version);
-        const size_t header_size = out.size();
-        w.write_raw(body->bytes.data(), body->bytes.size());
-        std::vector<net::file_chunk> files;
-        files.reserve(body->splices.size());
-        for (auto& s : body->splices) {
-          files.push_back({s.at + header_size, s.range.fd, s.range.offset, s.range.length,
-                           std::move(s.range.owner)});
-        }
-        done(net::reply::send(std::move(out), std::move(files)));
+        done(framed(correlation_id, resp_header_version, std::move(*body)));
       });
   if (!ok) {
     spdlog::warn("{}: malformed {} v{} request ({})", info.peer, kafka::find_api(api_key)->name,

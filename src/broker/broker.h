@@ -5,8 +5,8 @@
 // - Frames shorter than a request header, or whose header or body do not decode, close the
 //   connection (logged once with the client address). The process carries on.
 // - ApiVersions above our maximum is answered in v0 format with UNSUPPORTED_VERSION.
-// - Other unknown APIs or versions close the connection, as Kafka does for requests it cannot
-//   parse.
+// - Other APIs or versions we do not serve get UNSUPPORTED_VERSION where the response can carry
+//   it, and close the connection otherwise (unsupported_version.h).
 //
 // Thread safety: dispatch() runs on the connection's shard; the broker's own state is immutable
 // after construction (per-shard state lives with the shards).
@@ -18,6 +18,7 @@
 
 #include <sluice/config.h>
 
+#include "src/broker/fetch_session.h"
 #include "src/broker/partitions.h"
 #include "src/broker/topic_manager.h"
 #include "src/net/connection.h"
@@ -63,6 +64,8 @@ class broker final : public net::dispatcher {
   boost::asio::io_context& shard_context(unsigned shard) { return _shards.context(shard); }
   // The partitions owned by `shard`; use only on that shard's thread.
   shard_partitions& partitions(unsigned shard) { return *_partitions[shard]; }
+  // The fetch sessions of connections on `shard`; use only on that shard's thread.
+  fetch_session_cache& fetch_sessions(unsigned shard) { return *_fetch_sessions[shard]; }
   // Starts each shard's periodic log housekeeping (flush.ms, retention, compaction). Call once
   // the shards run.
   void start_housekeeping();
@@ -80,7 +83,8 @@ class broker final : public net::dispatcher {
   boost::asio::thread_pool _background{1};
   // Declared before the partitions so it outlives their logs; its queued syncs finish on exit.
   storage::sync_worker _sync{1};
-  std::vector<std::unique_ptr<shard_partitions>> _partitions;  // one per shard
+  std::vector<std::unique_ptr<shard_partitions>> _partitions;         // one per shard
+  std::vector<std::unique_ptr<fetch_session_cache>> _fetch_sessions;  // one per shard
   std::vector<std::unique_ptr<boost::asio::steady_timer>> _housekeeping;
   std::string _advertised_host;
   int32_t _advertised_port = 0;

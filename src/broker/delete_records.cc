@@ -57,9 +57,7 @@ void handle(request_context& ctx, delete_records_request& req,
             out.partition_index = index;
             out.low_watermark = -1;
             if (!part) {
-              out.error_code = kafka::code(part.error() == errc::not_found
-                                               ? kafka::error::unknown_topic_or_partition
-                                               : kafka::error::kafka_storage_error);
+              out.error_code = kafka::code(lookup_error(part.error()));
               return out;
             }
             storage::log& log = part.value()->log();

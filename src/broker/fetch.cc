@@ -6,9 +6,9 @@
 // partition with data always returns at least one whole batch (KIP-74). Offsets outside
 // [log start, log end] get OFFSET_OUT_OF_RANGE. Topic ids from v13.
 //
-// Fetch sessions (KIP-227): Sluice declines to create sessions (session_id 0 in every answer),
-// which the protocol allows; clients then send full fetch requests. Unknown session ids get
-// FETCH_SESSION_ID_NOT_FOUND.
+// Fetch sessions (KIP-227, v7+): fetch_session.h has the rules; the session cache of the
+// connection's shard is consulted when the request arrives and the session's record of what
+// was sent is updated when the response is built.
 
 #include "kafka/fetch.h"
 
@@ -18,8 +18,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 #include "src/broker/broker.h"
+#include "src/broker/fetch_session.h"
 #include "src/broker/handler.h"
 #include "src/broker/partitions.h"
 
@@ -100,6 +103,11 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
         _timer(b.shard_context(home)) {}
 
   std::vector<part_want>& wants() { return _wants; }
+  // The session this fetch belongs to; `incremental`: answer only what changed.
+  void set_session(std::shared_ptr<fetch_session> s, bool incremental) {
+    _session = std::move(s);
+    _incremental = incremental;
+  }
 
   void start() {
     _timer.expires_after(_max_wait);
@@ -119,20 +127,22 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
     for (auto& w : _wants) {
       if (!w.topic || w.error != kafka::error::none) continue;
       ++_pending;
-      unsigned owner = owner_shard(w.topic->name, w.index, _b.shard_count());
-      _b.post(owner, [self = shared_from_this(), &w, owner] {
-        part_read r;
-        auto p = self->_b.partitions(owner).get(w.topic, w.index);
-        if (!p) {
-          r.error = kafka::error::kafka_storage_error;
-        } else {
-          r = read_one(*p.value(), w.offset, std::min(w.max_bytes, self->_max_bytes));
-        }
-        self->_b.post(self->_home, [self, &w, r = std::move(r)]() mutable {
-          w.got = std::move(r);
-          self->one_done();
-        });
-      });
+      const int32_t max_bytes = std::min(w.max_bytes, _max_bytes);
+      _b.with_partition(
+          _home, w.topic, w.index,
+          [offset = w.offset, max_bytes](result<partition*> p) {
+            if (!p) {
+              // A topic deleted while the fetch waited is unknown now, not a storage failure.
+              part_read r;
+              r.error = lookup_error(p.error());
+              return r;
+            }
+            return read_one(*p.value(), offset, max_bytes);
+          },
+          [self = shared_from_this(), &w](part_read r) {
+            w.got = std::move(r);
+            self->one_done();
+          });
     }
     one_done();
   }
@@ -147,7 +157,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
       error |= w.error != kafka::error::none || w.got.error != kafka::error::none;
     }
     if (_expired || error || total >= static_cast<size_t>(std::max(_min_bytes, 1)) ||
-        _max_wait.count() == 0) {
+        _max_wait.count() == 0 || _wants.empty()) {
       return respond();
     }
     if (_woken) {  // an append arrived while we were reading: read again now
@@ -184,25 +194,32 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
     _done = true;
     _timer.cancel();
     fetch_response resp;
+    resp.session_id = _session ? _session->id : 0;
+    std::unordered_map<std::string, size_t> topic_at;  // topic name or id -> index in responses
     size_t total = 0;
     for (auto& w : _wants) {
-      fetch_response::fetchable_topic_response* t =
-          resp.responses.empty() ? nullptr : &resp.responses.back();
-      bool same = t != nullptr && (_version >= 13 ? t->topic_id == w.id : t->topic == w.name);
-      if (!same) {
-        t = &resp.responses.emplace_back();
-        t->topic = w.name;
-        t->topic_id = w.id;
-      }
-      auto& p = t->partitions.emplace_back();
-      p.partition_index = w.index;
       kafka::error e = w.error != kafka::error::none ? w.error : w.got.error;
+      const size_t size = w.got.records.size();
+      if (_session) {
+        session_partition* sp = _session->find(w.name, w.id, w.index);
+        bool send =
+            sp == nullptr || sp->must_send(e, size, w.got.high_watermark, w.got.log_start_offset);
+        if (_incremental && !send) continue;
+      }
+      const std::string key = _version >= 13 ? std::string(w.id.begin(), w.id.end()) : w.name;
+      auto [it, added] = topic_at.try_emplace(key, resp.responses.size());
+      if (added) {
+        auto& t = resp.responses.emplace_back();
+        t.topic = w.name;
+        t.topic_id = w.id;
+      }
+      auto& p = resp.responses[it->second].partitions.emplace_back();
+      p.partition_index = w.index;
       p.error_code = kafka::code(e);
       p.high_watermark = w.got.high_watermark;
       p.last_stable_offset = w.got.high_watermark;  // no transactions yet: LSO = HW
       p.log_start_offset = w.got.log_start_offset;
       p.aborted_transactions.emplace();  // empty list, not null
-      const size_t size = w.got.records.size();
       // Over the response limit, later partitions send nothing this time (KIP-74 allows going
       // over only for the first batch).
       if (size > 0 && (total == 0 || total + size <= static_cast<size_t>(_max_bytes))) {
@@ -224,6 +241,8 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
   responder<fetch_response> _reply;
   boost::asio::steady_timer _timer;
   std::vector<part_want> _wants;
+  std::shared_ptr<fetch_session> _session;
+  bool _incremental = false;
   size_t _pending = 0;
   bool _reading = false;
   bool _woken = false;
@@ -231,41 +250,88 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
   bool _done = false;
 };
 
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Resolves the topic of a request partition (by id from v13) against the current snapshot.
+void add_want(fetch_op& op, const std::shared_ptr<const topic_map>& topics, int16_t v,
+              const std::string& name, const wire::uuid& id, int32_t index, int64_t offset,
+              int32_t max_bytes) {
+  std::shared_ptr<const topic_entry> entry;
+  if (v >= 13) {
+    for (const auto& [n, e] : *topics) {
+      if (e->id == id) entry = e;
+    }
+  } else if (auto it = topics->find(name); it != topics->end()) {
+    entry = it->second;
+  }
+  auto& w = op.wants().emplace_back();
+  w.name = entry ? entry->name : name;
+  w.id = id;
+  w.index = index;
+  w.offset = offset;
+  w.max_bytes = max_bytes;
+  if (!entry) {
+    w.error = v >= 13 ? kafka::error::unknown_topic_id : kafka::error::unknown_topic_or_partition;
+  } else if (index < 0 || index >= entry->partitions) {
+    w.error = kafka::error::unknown_topic_or_partition;
+  } else {
+    w.topic = entry;
+  }
+}
+
 void handle(request_context& ctx, fetch_request& req, responder<fetch_response> reply) {
   broker& b = ctx.owner;
   const int16_t v = ctx.version();
-  if (v >= 7 && req.session_id != 0) {
+  const int64_t now = wall_ms();
+  fetch_context session;
+  if (v >= 7)
+    session = b.fetch_sessions(ctx.conn.shard).open(req.session_id, req.session_epoch, now);
+  if (session.error != kafka::error::none) {
     fetch_response resp;
-    resp.error_code = kafka::code(kafka::error::fetch_session_id_not_found);
+    resp.error_code = kafka::code(session.error);
     resp.session_id = 0;
     return reply(std::move(resp));
   }
   auto op = std::make_shared<fetch_op>(b, ctx.conn.shard, v, req, std::move(reply));
   auto topics = b.topics().snapshot();
-  for (const auto& t : req.topics) {
-    std::shared_ptr<const topic_entry> entry;
-    if (v >= 13) {
-      for (const auto& [name, e] : *topics) {
-        if (e->id == t.topic_id) entry = e;
+  if (std::shared_ptr<fetch_session> s = session.session) {  // incremental
+    for (const auto& t : req.topics) {
+      for (const auto& p : t.partitions) {
+        s->upsert({t.topic, t.topic_id, p.partition, p.fetch_offset, p.partition_max_bytes});
       }
-    } else if (auto it = topics->find(t.topic); it != topics->end()) {
-      entry = it->second;
     }
-    for (const auto& p : t.partitions) {
-      auto& w = op->wants().emplace_back();
-      w.name = entry ? entry->name : t.topic;
-      w.id = t.topic_id;
-      w.index = p.partition;
-      w.offset = p.fetch_offset;
-      w.max_bytes = p.partition_max_bytes;
-      if (!entry) {
-        w.error =
-            v >= 13 ? kafka::error::unknown_topic_id : kafka::error::unknown_topic_or_partition;
-      } else if (p.partition < 0 || p.partition >= entry->partitions) {
-        w.error = kafka::error::unknown_topic_or_partition;
-      } else {
-        w.topic = entry;
+    for (const auto& t : req.forgotten_topics_data) {
+      for (int32_t p : t.partitions) s->forget(t.topic, t.topic_id, p);
+    }
+    if (s->partitions.empty()) {
+      b.fetch_sessions(ctx.conn.shard).remove(s->id);
+    } else {
+      for (const auto& p : s->partitions) {
+        add_want(*op, topics, v, p.topic, p.topic_id, p.partition, p.fetch_offset, p.max_bytes);
       }
+      op->set_session(std::move(s), true);
+    }
+    return op->start();
+  }
+  for (const auto& t : req.topics) {
+    for (const auto& p : t.partitions) {
+      add_want(*op, topics, v, t.topic, t.topic_id, p.partition, p.fetch_offset,
+               p.partition_max_bytes);
+    }
+  }
+  if (session.create && !op->wants().empty()) {
+    if (auto s = b.fetch_sessions(ctx.conn.shard).create(now)) {
+      s->topic_ids = v >= 13;
+      for (const auto& t : req.topics) {
+        for (const auto& p : t.partitions) {
+          s->upsert({t.topic, t.topic_id, p.partition, p.fetch_offset, p.partition_max_bytes});
+        }
+      }
+      op->set_session(std::move(s), false);
     }
   }
   op->start();

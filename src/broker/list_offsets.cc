@@ -69,7 +69,7 @@ void handle(request_context& ctx, list_offsets_request& req,
             list_offsets_response::list_offsets_topic_response::list_offsets_partition_response out;
             out.partition_index = index;
             if (!part) {
-              out.error_code = kafka::code(kafka::error::kafka_storage_error);
+              out.error_code = kafka::code(lookup_error(part.error()));
             } else {
               lookup(*part.value(), ts, out);
             }

@@ -55,22 +55,23 @@ void handle(request_context& ctx, offset_for_leader_epoch_request& req,
       }
       if (p.leader_epoch < 0) continue;  // UNDEFINED_EPOCH / UNDEFINED_EPOCH_OFFSET
       ++state->pending;
-      unsigned owner = owner_shard(t.topic, p.partition, b.shard_count());
-      b.post(owner, [&b, state, owner, home, topic = it->second, index = p.partition, slot = &pr] {
-        epoch_end_offset out;
-        out.partition = index;
-        auto part = b.partitions(owner).get(topic, index);
-        if (!part) {
-          out.error_code = kafka::code(kafka::error::kafka_storage_error);
-        } else {
-          out.leader_epoch = 0;
-          out.end_offset = part.value()->log().log_end_offset();
-        }
-        b.post(home, [state, slot, out = std::move(out)]() mutable {
-          *slot = std::move(out);
-          state->one_done();
-        });
-      });
+      b.with_partition(
+          home, it->second, p.partition,
+          [index = p.partition](result<partition*> part) {
+            epoch_end_offset out;
+            out.partition = index;
+            if (!part) {
+              out.error_code = kafka::code(lookup_error(part.error()));
+            } else {
+              out.leader_epoch = 0;
+              out.end_offset = part.value()->log().log_end_offset();
+            }
+            return out;
+          },
+          [state, slot = &pr](epoch_end_offset out) {
+            *slot = std::move(out);
+            state->one_done();
+          });
     }
   }
   state->one_done();

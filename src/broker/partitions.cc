@@ -7,6 +7,7 @@
 #include <functional>
 #include <random>
 
+#include "src/broker/partition_metadata.h"
 #include "src/storage/compaction.h"
 
 namespace sluice::broker {
@@ -79,6 +80,12 @@ result<partition*> shard_partitions::get(const std::shared_ptr<const topic_entry
   if (!log) {
     spdlog::error("cannot open the log of {}: {}", name, log.error().message());
     return log.error();
+  }
+  if (auto ec = ensure_partition_metadata(_fs, _dir + "/" + name, topic->id)) {
+    spdlog::error("{}: partition.metadata does not name topic id {} ({})", name,
+                  kafka_uuid_string(topic->id), ec.message());
+    (void)log.value()->close();
+    return ec;
   }
   auto p = std::make_unique<partition>(topic, index, std::move(log).value());
   partition* raw = p.get();

@@ -6,7 +6,9 @@
 //   touched only on that shard's thread (docs/architecture.md). Handlers post per-partition work
 //   to the owner and gather the results back on the connection's shard.
 // - A partition's log lives in <log.dir>/topics/<topic>-<partition>/ and is opened on first
-//   use by its owner shard.
+//   use by its owner shard (so a restart opens nothing until asked). Opening writes or checks
+//   the directory's partition.metadata (the topic id, as Kafka keeps it); a directory naming
+//   another topic id is refused (KAFKA_STORAGE_ERROR), never served.
 // - Deleting a topic drops each partition on its owner shard: the log is closed and its
 //   directory renamed to <topic>-<partition>.<random>-delete at once (so a topic re-created with
 //   the same name starts empty), then removed on the background pool (leftovers of a stop or
@@ -30,6 +32,7 @@
 
 #include "src/base/errc.h"
 #include "src/broker/topic_manager.h"
+#include "src/protocol/kafka_error.h"
 #include "src/storage/file_io.h"
 #include "src/storage/group_commit.h"
 #include "src/storage/log.h"
@@ -37,6 +40,14 @@
 namespace sluice::broker {
 
 unsigned owner_shard(std::string_view topic, int32_t partition, unsigned shard_count);
+
+// The Kafka error for a failed shard_partitions::get: a topic deleted while the request was in
+// flight is UNKNOWN_TOPIC_OR_PARTITION (as if the request had come a moment later), anything
+// else KAFKA_STORAGE_ERROR.
+inline kafka::error lookup_error(const std::error_code& ec) {
+  return ec == errc::not_found ? kafka::error::unknown_topic_or_partition
+                               : kafka::error::kafka_storage_error;
+}
 
 class partition {
  public:

@@ -225,7 +225,7 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
         if (!p) {
           partition_outcome out;
           out.index = index;
-          out.error = kafka::error::kafka_storage_error;
+          out.error = lookup_error(p.error());
           out.message = p.error().message();
           return reply_home(std::move(out));
         }

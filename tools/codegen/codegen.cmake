@@ -10,9 +10,9 @@ set(KAFKA_GENERATED_DIR ${PROJECT_BINARY_DIR}/generated/kafka)
 # CONFIGURE_DEPENDS: adding or removing a schema reconfigures, which updates the output list.
 file(GLOB KAFKA_SCHEMAS CONFIGURE_DEPENDS ${KAFKA_SCHEMA_DIR}/*.schema)
 
-set(KAFKA_GENERATED_SOURCES ${KAFKA_GENERATED_DIR}/api.cc)
+set(KAFKA_GENERATED_SOURCES ${KAFKA_GENERATED_DIR}/api.cc ${KAFKA_GENERATED_DIR}/errors.cc)
 set(KAFKA_GENERATED_HEADERS ${KAFKA_GENERATED_DIR}/api.h ${KAFKA_GENERATED_DIR}/detail.h
-                            ${KAFKA_GENERATED_DIR}/testing.h)
+                            ${KAFKA_GENERATED_DIR}/errors.h ${KAFKA_GENERATED_DIR}/testing.h)
 foreach(schema ${KAFKA_SCHEMAS})
   get_filename_component(stem ${schema} NAME_WE)
   list(APPEND KAFKA_GENERATED_SOURCES ${KAFKA_GENERATED_DIR}/${stem}.cc)
