@@ -20,6 +20,7 @@
 #include "src/app/config_loader.h"
 #include "src/broker/broker.h"
 #include "src/broker/topic_manager.h"
+#include "src/coordinator/group/group_manager.h"
 #include "src/meta/store.h"
 #include "src/net/server.h"
 #include "src/net/shard_pool.h"
@@ -151,6 +152,9 @@ int main(int argc, char** argv) {
 
   sluice::net::shard_pool shards(static_cast<unsigned>(cfg.num_shards));
   sluice::broker::broker broker(cfg, shards, topics, cluster_id.value());
+  sluice::coordinator::group_manager groups(cfg, shards, *store.value());
+  if (auto ec = groups.load()) return fail_config("log.dir: cannot load groups: " + ec.message());
+  broker.set_groups(&groups);
   sluice::net::server server(shards, broker,
                              {.max_request_bytes = cfg.socket_request_max_bytes,
                               .max_idle_ms = cfg.connections_max_idle_ms});
@@ -161,6 +165,7 @@ int main(int argc, char** argv) {
 
   shards.start();
   broker.start_housekeeping();
+  groups.start();
   spdlog::info("sluiced {} listening on {}:{} ({} shards), data in {}", SLUICE_VERSION,
                cfg.listen.host, server.port(), shards.size(), cfg.data_dir);
 
@@ -175,6 +180,7 @@ int main(int argc, char** argv) {
   shards.stop();
   shards.join();
   broker.close_partitions();
+  groups.stop();
   topics.stop();
   spdlog::info("sluiced stopped");
   spdlog::shutdown();

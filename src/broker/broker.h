@@ -20,6 +20,7 @@
 
 #include "src/broker/fetch_session.h"
 #include "src/broker/partitions.h"
+#include "src/coordinator/group/group_manager.h"
 #include "src/broker/topic_manager.h"
 #include "src/net/connection.h"
 #include "src/net/shard_pool.h"
@@ -42,6 +43,9 @@ class broker final : public net::dispatcher {
     _advertised_host = std::move(host);
     _advertised_port = port;
   }
+  // The group coordinator (owned by main; set once before the shards start).
+  void set_groups(coordinator::group_manager* groups) { _groups = groups; }
+  coordinator::group_manager& groups() { return *_groups; }
   const std::string& advertised_host() const { return _advertised_host; }
   int32_t advertised_port() const { return _advertised_port; }
   // Runs fn on `shard` (used to bring completions back to a connection's shard).
@@ -88,6 +92,7 @@ class broker final : public net::dispatcher {
   std::vector<std::unique_ptr<boost::asio::steady_timer>> _housekeeping;
   std::string _advertised_host;
   int32_t _advertised_port = 0;
+  coordinator::group_manager* _groups = nullptr;
 };
 
 // The v0-format UNSUPPORTED_VERSION answer to an ApiVersions request we cannot parse.

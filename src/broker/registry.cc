@@ -22,6 +22,17 @@ extern const handler create_partitions_handler;
 extern const handler elect_leaders_handler;
 extern const handler describe_cluster_handler;
 extern const handler describe_topic_partitions_handler;
+extern const handler offset_commit_handler;
+extern const handler offset_fetch_handler;
+extern const handler find_coordinator_handler;
+extern const handler join_group_handler;
+extern const handler heartbeat_handler;
+extern const handler leave_group_handler;
+extern const handler sync_group_handler;
+extern const handler describe_groups_handler;
+extern const handler list_groups_handler;
+extern const handler delete_groups_handler;
+extern const handler offset_delete_handler;
 
 namespace {
 
@@ -31,6 +42,15 @@ const handler* const kHandlers[] = {
     &fetch_handler,                      // 1
     &list_offsets_handler,               // 2
     &metadata_handler,                   // 3
+    &offset_commit_handler,              // 8
+    &offset_fetch_handler,               // 9
+    &find_coordinator_handler,           // 10
+    &join_group_handler,                 // 11
+    &heartbeat_handler,                  // 12
+    &leave_group_handler,                // 13
+    &sync_group_handler,                 // 14
+    &describe_groups_handler,            // 15
+    &list_groups_handler,                // 16
     &api_versions_handler,               // 18
     &create_topics_handler,              // 19
     &delete_topics_handler,              // 20
@@ -40,8 +60,10 @@ const handler* const kHandlers[] = {
     &alter_configs_handler,              // 33
     &describe_log_dirs_handler,          // 35
     &create_partitions_handler,          // 37
+    &delete_groups_handler,              // 42
     &elect_leaders_handler,              // 43
     &incremental_alter_configs_handler,  // 44
+    &offset_delete_handler,              // 47
     &describe_cluster_handler,           // 60
     &describe_topic_partitions_handler,  // 75
 };

@@ -26,6 +26,8 @@ result<std::string> offset_key(std::string_view group, std::string_view topic, i
   return k;
 }
 
+std::string group_key(std::string_view group) { return std::string(group); }
+
 std::string offset_group_prefix(std::string_view group) {
   std::string k(group);
   k.push_back('\0');

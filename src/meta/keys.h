@@ -34,6 +34,9 @@ struct offset_key_parts {
   int32_t partition = 0;
 };
 
+// groups: the group id bytes.
+std::string group_key(std::string_view group);
+
 // Inverse of offset_key; errc::invalid_data for anything offset_key cannot produce.
 result<offset_key_parts> decode_offset_key(std::string_view key);
 

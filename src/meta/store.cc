@@ -64,6 +64,15 @@ void write_batch::put(cf family, std::string key, std::string value) {
   _ops.push_back({family, std::move(key), std::move(value), false});
 }
 
+void write_batch::append(write_batch&& other) {
+  if (_ops.empty()) {
+    _ops = std::move(other._ops);
+  } else {
+    for (auto& o : other._ops) _ops.push_back(std::move(o));
+  }
+  other._ops.clear();
+}
+
 void write_batch::del(cf family, std::string key) {
   _ops.push_back({family, std::move(key), {}, true});
 }

@@ -69,6 +69,9 @@ class write_batch {
  public:
   void put(cf family, std::string key, std::string value);
   void del(cf family, std::string key);
+  // Moves every operation of `other` after this batch's own (group commit: many batches, one
+  // synced write).
+  void append(write_batch&& other);
   bool empty() const { return _ops.empty(); }
   size_t size() const { return _ops.size(); }
 

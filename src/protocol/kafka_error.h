@@ -77,6 +77,7 @@ enum class error : int16_t {
   fenced_instance_id = 82,
   member_id_required = 79,
   preferred_leader_not_available = 80,
+  group_max_size_reached = 81,
   election_not_needed = 84,
   throttling_quota_exceeded = 89,
   producer_fenced = 90,

@@ -1,0 +1,63 @@
+// DescribeGroups (key 15, v0-5): state, protocol and members of each group; member metadata
+// and assignments only while Stable (as Kafka). Unknown groups are reported as Dead with no
+// error (v0-5).
+
+#include "kafka/describe_groups.h"
+
+#include <memory>
+
+#include "src/broker/broker.h"
+#include "src/broker/handler.h"
+
+namespace sluice::broker {
+namespace {
+
+using kafka::describe_groups_request;
+using kafka::describe_groups_response;
+
+struct describe_state {
+  describe_groups_response resp;
+  size_t pending = 0;
+};
+
+void handle(request_context& ctx, describe_groups_request& req,
+            responder<describe_groups_response> reply) {
+  auto state = std::make_shared<describe_state>();
+  state->resp.groups.resize(req.groups.size());
+  state->pending = req.groups.size();
+  if (req.groups.empty()) return reply(std::move(state->resp));
+  for (size_t i = 0; i < req.groups.size(); ++i) {
+    ctx.owner.groups().call<coordinator::group_description>(
+        ctx.conn.shard, req.groups[i],
+        [group = req.groups[i]](coordinator::shard_groups& sg,
+                                std::function<void(coordinator::group_description)> done) {
+          done(sg.describe(group));
+        },
+        [state, i, reply](coordinator::group_description d) {
+          auto& g = state->resp.groups[i];
+          g.error_code = kafka::code(d.error);
+          g.group_id = std::move(d.group_id);
+          g.group_state = std::move(d.state);
+          g.protocol_type = std::move(d.protocol_type);
+          g.protocol_data = std::move(d.protocol_data);
+          for (auto& m : d.members) {
+            auto& o = g.members.emplace_back();
+            o.member_id = std::move(m.member_id);
+            o.group_instance_id = std::move(m.instance_id);
+            o.client_id = std::move(m.client_id);
+            o.client_host = std::move(m.client_host);
+            o.member_metadata = std::move(m.metadata);
+            o.member_assignment = std::move(m.assignment);
+          }
+          if (--state->pending == 0) reply(std::move(state->resp));
+        });
+  }
+}
+
+}  // namespace
+
+extern const handler describe_groups_handler = {
+    describe_groups_request::api_key, 0, 5,
+    &typed_handle<describe_groups_request, describe_groups_response, &handle>};
+
+}  // namespace sluice::broker

@@ -1,0 +1,28 @@
+#pragma once
+// What the group handlers share: the member's client id and host as Kafka reports them, and
+// the coordinator's byte strings. The group logic itself lives in src/coordinator/group.
+//
+// Thread safety: pure functions.
+
+#include <string>
+
+#include "src/broker/handler.h"
+
+namespace sluice::broker {
+
+inline std::string client_id_of(const request_context& ctx) {
+  return ctx.header.client_id.value_or("");
+}
+
+// Kafka's form: "/" and the peer address without the port.
+inline std::string client_host_of(const request_context& ctx) {
+  const std::string& p = ctx.conn.peer;
+  auto colon = p.rfind(':');
+  std::string host = colon == std::string::npos ? p : p.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return "/" + host;
+}
+
+}  // namespace sluice::broker

@@ -1,0 +1,103 @@
+// OffsetFetch (key 9, v0-9): committed offsets of one group (v0-7) or several (v8+), all of a
+// group's offsets when topics is null (v2+). Partitions without a commit answer offset -1.
+
+#include "kafka/offset_fetch.h"
+
+#include <memory>
+
+#include "src/broker/broker.h"
+#include "src/broker/handler.h"
+
+namespace sluice::broker {
+namespace {
+
+using kafka::offset_fetch_request;
+using kafka::offset_fetch_response;
+using topic_list = std::vector<std::pair<std::string, std::vector<int32_t>>>;
+
+struct fetch_state {
+  std::vector<std::string> groups;
+  std::vector<coordinator::offset_fetch_result> results;
+  size_t pending = 0;
+};
+
+// Groups the flat entries by topic, keeping their order.
+template <class Topic, class Fn>
+void by_topic(const coordinator::offset_fetch_result& r, std::vector<Topic>& out, Fn fill) {
+  for (const auto& e : r.offsets) {
+    if (out.empty() || out.back().name != e.topic) out.emplace_back().name = e.topic;
+    fill(out.back().partitions.emplace_back(), e);
+  }
+}
+
+template <class P>
+void fill_partition(P& p, const coordinator::offset_fetch_result::entry& e) {
+  p.partition_index = e.partition;
+  p.committed_offset = e.value.offset;
+  p.committed_leader_epoch = e.value.leader_epoch;
+  p.metadata = e.value.metadata;
+}
+
+void handle(request_context& ctx, offset_fetch_request& req,
+            responder<offset_fetch_response> reply) {
+  const int16_t version = ctx.version();
+  auto state = std::make_shared<fetch_state>();
+  std::vector<coordinator::offset_fetch_request> asks;
+  auto convert = [](const auto& topics) {
+    std::optional<topic_list> out;
+    if (topics) {
+      out.emplace();
+      for (const auto& t : *topics) out->emplace_back(t.name, t.partition_indexes);
+    }
+    return out;
+  };
+  if (version < 8) {
+    state->groups.push_back(req.group_id);
+    asks.push_back({convert(req.topics), req.require_stable});
+  } else {
+    for (const auto& g : req.groups) {
+      state->groups.push_back(g.group_id);
+      asks.push_back({convert(g.topics), req.require_stable});
+    }
+  }
+  state->results.resize(asks.size());
+  state->pending = asks.size();
+  auto finish = [state, reply, version] {
+    offset_fetch_response resp;
+    if (version < 8) {
+      const auto& r = state->results.front();
+      resp.error_code = kafka::code(r.error);
+      by_topic(r, resp.topics, [](auto& p, const auto& e) { fill_partition(p, e); });
+      return reply(std::move(resp));
+    }
+    for (size_t i = 0; i < state->groups.size(); ++i) {
+      auto& g = resp.groups.emplace_back();
+      g.group_id = state->groups[i];
+      g.error_code = kafka::code(state->results[i].error);
+      by_topic(state->results[i], g.topics, [](auto& p, const auto& e) { fill_partition(p, e); });
+    }
+    reply(std::move(resp));
+  };
+  if (asks.empty()) return finish();
+  for (size_t i = 0; i < asks.size(); ++i) {
+    ctx.owner.groups().call<coordinator::offset_fetch_result>(
+        ctx.conn.shard, state->groups[i],
+        [group = state->groups[i], ask = std::move(asks[i])](
+            coordinator::shard_groups& sg,
+            std::function<void(coordinator::offset_fetch_result)> done) {
+          done(sg.fetch(group, ask));
+        },
+        [state, i, finish](coordinator::offset_fetch_result r) {
+          state->results[i] = std::move(r);
+          if (--state->pending == 0) finish();
+        });
+  }
+}
+
+}  // namespace
+
+extern const handler offset_fetch_handler = {
+    offset_fetch_request::api_key, 0, 9,
+    &typed_handle<offset_fetch_request, offset_fetch_response, &handle>};
+
+}  // namespace sluice::broker
