@@ -20,8 +20,8 @@
 
 #include "src/broker/fetch_session.h"
 #include "src/broker/partitions.h"
-#include "src/coordinator/group/group_manager.h"
 #include "src/broker/topic_manager.h"
+#include "src/coordinator/group/group_manager.h"
 #include "src/net/connection.h"
 #include "src/net/shard_pool.h"
 #include "src/protocol/wire.h"

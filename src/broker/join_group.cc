@@ -31,9 +31,9 @@ void handle(request_context& ctx, join_group_request& req, responder<join_group_
   const int16_t version = ctx.version();
   ctx.owner.groups().call<coordinator::join_result>(
       ctx.conn.shard, req.group_id,
-      [group = req.group_id, j = std::move(j)](coordinator::shard_groups& sg,
-                                               std::function<void(coordinator::join_result)>
-                                                   done) mutable {
+      [group = req.group_id, j = std::move(j)](
+          coordinator::shard_groups& sg,
+          std::function<void(coordinator::join_result)> done) mutable {
         sg.join(group, std::move(j), std::move(done));
       },
       [reply, version](coordinator::join_result r) {

@@ -18,7 +18,8 @@ void handle(request_context& ctx, leave_group_request& req, responder<leave_grou
   if (ctx.version() < 3) {
     who.emplace_back(std::move(req.member_id), std::nullopt);
   } else {
-    for (auto& m : req.members) who.emplace_back(std::move(m.member_id), std::move(m.group_instance_id));
+    for (auto& m : req.members)
+      who.emplace_back(std::move(m.member_id), std::move(m.group_instance_id));
   }
   const int16_t version = ctx.version();
   ctx.owner.groups().call<coordinator::leave_result>(

@@ -22,12 +22,14 @@ void handle(request_context& ctx, offset_commit_request& req,
   // The response, with per-partition errors filled in where known now; `slots` point at the
   // partitions that go to the coordinator, in the order of its entries.
   auto resp = std::make_shared<offset_commit_response>();
-  std::vector<offset_commit_response::offset_commit_response_topic::offset_commit_response_partition*>
+  std::vector<
+      offset_commit_response::offset_commit_response_topic::offset_commit_response_partition*>
       slots;
   coordinator::offset_commit_request c;
   c.member_id = req.member_id;
   c.instance_id = req.group_instance_id;
   c.generation = ctx.version() >= 1 ? req.generation_id_or_member_epoch : -1;
+  c.api_version = ctx.version();
   resp->topics.reserve(req.topics.size());
   for (auto& t : req.topics) {
     auto& rt = resp->topics.emplace_back();
@@ -43,9 +45,10 @@ void handle(request_context& ctx, offset_commit_request& req,
         continue;
       }
       slots.push_back(&rp);
-      c.offsets.push_back({t.name, p.partition_index,
-                           {p.committed_offset, p.committed_leader_epoch,
-                            p.committed_metadata.value_or(""), 0}});
+      c.offsets.push_back(
+          {t.name,
+           p.partition_index,
+           {p.committed_offset, p.committed_leader_epoch, p.committed_metadata.value_or(""), 0}});
     }
   }
   if (c.offsets.empty()) return reply(std::move(*resp));

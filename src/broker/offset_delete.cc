@@ -19,7 +19,8 @@ void handle(request_context& ctx, offset_delete_request& req,
             responder<offset_delete_response> reply) {
   auto topics = ctx.owner.topics().snapshot();
   auto resp = std::make_shared<offset_delete_response>();
-  std::vector<offset_delete_response::offset_delete_response_topic::offset_delete_response_partition*>
+  std::vector<
+      offset_delete_response::offset_delete_response_topic::offset_delete_response_partition*>
       slots;
   std::vector<std::pair<std::string, int32_t>> parts;
   for (const auto& t : req.topics) {

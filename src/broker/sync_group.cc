@@ -19,12 +19,13 @@ void handle(request_context& ctx, sync_group_request& req, responder<sync_group_
   s.generation = req.generation_id;
   s.protocol_type = std::move(req.protocol_type);
   s.protocol_name = std::move(req.protocol_name);
-  for (auto& a : req.assignments) s.assignments.emplace_back(std::move(a.member_id), std::move(a.assignment));
+  for (auto& a : req.assignments)
+    s.assignments.emplace_back(std::move(a.member_id), std::move(a.assignment));
   ctx.owner.groups().call<coordinator::sync_result>(
       ctx.conn.shard, req.group_id,
-      [group = req.group_id, s = std::move(s)](coordinator::shard_groups& sg,
-                                               std::function<void(coordinator::sync_result)>
-                                                   done) mutable {
+      [group = req.group_id, s = std::move(s)](
+          coordinator::shard_groups& sg,
+          std::function<void(coordinator::sync_result)> done) mutable {
         sg.sync(group, std::move(s), std::move(done));
       },
       [reply](coordinator::sync_result r) {

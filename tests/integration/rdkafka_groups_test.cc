@@ -41,8 +41,8 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
   ASSERT_TRUE(p) << err;
   for (int i = 0; i < n; ++i) {
     std::string v = "m" + std::to_string(i);
-    auto rc = p->produce(topic, i % partitions, RdKafka::Producer::RK_MSG_COPY, v.data(),
-                         v.size(), nullptr, 0, 0, nullptr);
+    auto rc = p->produce(topic, i % partitions, RdKafka::Producer::RK_MSG_COPY, v.data(), v.size(),
+                         nullptr, 0, 0, nullptr);
     ASSERT_EQ(rc, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(rc);
     p->poll(0);
   }
@@ -60,7 +60,9 @@ consumer_ptr make_consumer(const std::string& bootstrap, const std::string& grou
   for (auto& [k, v] : extra) kv[k] = v;
   auto conf = conf_for(bootstrap, kv);
   std::string err;
-  if (cb != nullptr) EXPECT_EQ(conf->set("rebalance_cb", cb, err), RdKafka::Conf::CONF_OK);
+  if (cb != nullptr) {
+    EXPECT_EQ(conf->set("rebalance_cb", cb, err), RdKafka::Conf::CONF_OK);
+  }
   consumer_ptr c(RdKafka::KafkaConsumer::create(conf.get(), err));
   EXPECT_TRUE(c) << err;
   return c;

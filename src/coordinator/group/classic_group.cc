@@ -129,9 +129,8 @@ void classic_group::join(join_request req, int64_t now_ms, join_callback done) {
     return done(failed_join(error::invalid_session_timeout, req.member_id));
   }
   const bool unknown = req.member_id.empty();
-  const bool pending = !unknown && std::any_of(_pending.begin(), _pending.end(), [&](auto& p) {
-    return p.first == req.member_id;
-  });
+  const bool pending = !unknown && std::any_of(_pending.begin(), _pending.end(),
+                                               [&](auto& p) { return p.first == req.member_id; });
   const bool is_new = unknown || (!pending && find(req.member_id) == nullptr);
   const bool replaces_static =
       unknown && req.instance_id && find_static(*req.instance_id) != nullptr;
@@ -219,7 +218,8 @@ void classic_group::update_member_and_rebalance(member& m, join_request& req, in
   m.client_host = req.client_host;
   m.deadline_ms = now_ms + m.session_timeout_ms;
   // A second JoinGroup while the first waits: the first is answered now, the second waits.
-  if (m.awaiting_join) std::exchange(m.awaiting_join, nullptr)(failed_join(error::rebalance_in_progress, m.id));
+  if (m.awaiting_join)
+    std::exchange(m.awaiting_join, nullptr)(failed_join(error::rebalance_in_progress, m.id));
   m.awaiting_join = std::move(done);
   maybe_prepare_rebalance(now_ms);
   maybe_complete_join(now_ms);
@@ -554,8 +554,9 @@ void classic_group::tick(int64_t now_ms) {
   std::vector<std::string> expired;
   for (const auto& m : _members) {
     if (m->deadline_ms > now_ms) continue;
-    const bool keep = m->awaiting_sync ||
-                      (m->awaiting_join && (!m->is_new || now_ms < m->joined_ms + kNewMemberJoinTimeoutMs));
+    const bool keep =
+        m->awaiting_sync ||
+        (m->awaiting_join && (!m->is_new || now_ms < m->joined_ms + kNewMemberJoinTimeoutMs));
     if (keep) {
       m->deadline_ms = now_ms + m->session_timeout_ms;
     } else {

@@ -48,7 +48,7 @@ struct protocol {
 };
 
 struct join_request {
-  std::string member_id;  // "" = a new member
+  std::string member_id;                   // "" = a new member
   std::optional<std::string> instance_id;  // static membership (KIP-345)
   std::string client_id;
   std::string client_host;
@@ -82,8 +82,8 @@ struct sync_request {
   std::string member_id;
   std::optional<std::string> instance_id;
   int32_t generation = -1;
-  std::optional<std::string> protocol_type;  // v5+
-  std::optional<std::string> protocol_name;  // v5+
+  std::optional<std::string> protocol_type;                // v5+
+  std::optional<std::string> protocol_name;                // v5+
   std::vector<std::pair<std::string, bytes>> assignments;  // the leader only
 };
 
@@ -140,8 +140,8 @@ class classic_group {
   // A group restored from the store: Stable with its members when it had any, else Empty.
   // Members must heartbeat within their session timeout from `now_ms`.
   static std::unique_ptr<classic_group> restore(std::string id, group_limits limits,
-                                                id_source new_member_id,
-                                                const group_snapshot& s, int64_t now_ms);
+                                                id_source new_member_id, const group_snapshot& s,
+                                                int64_t now_ms);
 
   void join(join_request req, int64_t now_ms, join_callback done);
   void sync(sync_request req, int64_t now_ms, sync_callback done);
@@ -216,10 +216,10 @@ class classic_group {
   std::string _leader;
   std::vector<std::unique_ptr<member>> _members;  // join order (the leader's member list order)
   std::vector<std::pair<std::string, int64_t>> _pending;  // MEMBER_ID_REQUIRED ids, deadlines
-  std::vector<std::string> _pending_sync;  // joined this generation, not synced yet
+  std::vector<std::string> _pending_sync;                 // joined this generation, not synced yet
   int64_t _join_deadline = 0;
   int64_t _sync_deadline = 0;
-  bool _initial_delay = false;     // the Empty group's first rebalance is being delayed
+  bool _initial_delay = false;      // the Empty group's first rebalance is being delayed
   int64_t _delay_remaining_ms = 0;  // how much more it may be extended
   bool _new_member_added = false;
   bool _dirty = false;

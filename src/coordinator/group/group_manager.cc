@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -107,8 +107,8 @@ std::string shard_groups::new_member_id(std::string_view client_id) {
 }
 
 std::unique_ptr<classic_group> shard_groups::new_classic(const std::string& group) {
-  return std::make_unique<classic_group>(
-      group, _owner.limits(), [this](std::string_view c) { return new_member_id(c); });
+  return std::make_unique<classic_group>(group, _owner.limits(),
+                                         [this](std::string_view c) { return new_member_id(c); });
 }
 
 group_entry* shard_groups::find(const std::string& group) {
@@ -238,8 +238,11 @@ void shard_groups::commit(const std::string& group, offset_commit_request req,
   group_entry* e = find(group);
   if (e == nullptr) {
     // Kafka: a commit outside group management (generation -1) creates a "simple" group; a
-    // member's commit to a group that does not exist is from a stale generation.
-    if (req.generation >= 0) return done(std::vector<error>(n, error::illegal_generation));
+    // member's commit to a group that does not exist is from a stale generation (v9+ says so).
+    if (req.generation >= 0) {
+      return done(std::vector<error>(
+          n, req.api_version >= 9 ? error::group_id_not_found : error::illegal_generation));
+    }
     e = &get_or_create(group);
   }
   if (e->classic) {
@@ -262,33 +265,31 @@ void shard_groups::commit(const std::string& group, offset_commit_request req,
     }
   }
   if (b.empty()) return done(std::move(errs));
-  _owner.writer().submit(
-      std::move(b), [this, group, req = std::move(req), errs = std::move(errs),
-                     done = std::move(done)](std::error_code ec) mutable {
-        _owner.post(_shard, [this, group, req = std::move(req), errs = std::move(errs),
-                             done = std::move(done), ec]() mutable {
-          if (ec) {
-            spdlog::error("group {}: offset commit not written: {}", group, ec.message());
-            for (auto& e : errs) {
-              if (e == error::none) e = error::coordinator_not_available;
-            }
-            return done(std::move(errs));
-          }
-          // Durable now: visible to OffsetFetch (the group may have been deleted meanwhile).
-          if (group_entry* e = find(group)) {
-            for (size_t i = 0; i < req.offsets.size(); ++i) {
-              if (errs[i] != error::none) continue;
-              auto& o = req.offsets[i];
-              e->offsets[{o.topic, o.partition}] = std::move(o.value);
-            }
-          }
-          done(std::move(errs));
-        });
-      });
+  _owner.writer().submit(std::move(b), [this, group, req = std::move(req), errs = std::move(errs),
+                                        done = std::move(done)](std::error_code ec) mutable {
+    _owner.post(_shard, [this, group, req = std::move(req), errs = std::move(errs),
+                         done = std::move(done), ec]() mutable {
+      if (ec) {
+        spdlog::error("group {}: offset commit not written: {}", group, ec.message());
+        for (auto& e : errs) {
+          if (e == error::none) e = error::coordinator_not_available;
+        }
+        return done(std::move(errs));
+      }
+      // Durable now: visible to OffsetFetch (the group may have been deleted meanwhile).
+      if (group_entry* e = find(group)) {
+        for (size_t i = 0; i < req.offsets.size(); ++i) {
+          if (errs[i] != error::none) continue;
+          auto& o = req.offsets[i];
+          e->offsets[{o.topic, o.partition}] = std::move(o.value);
+        }
+      }
+      done(std::move(errs));
+    });
+  });
 }
 
-offset_fetch_result shard_groups::fetch(const std::string& group,
-                                        const offset_fetch_request& req) {
+offset_fetch_result shard_groups::fetch(const std::string& group, const offset_fetch_request& req) {
   offset_fetch_result out;
   if (group.empty()) {
     out.error = error::invalid_group_id;
@@ -378,8 +379,8 @@ std::vector<group_listing> shard_groups::list() const {
   std::vector<group_listing> out;
   for (const auto& [id, e] : _groups) {
     if (!e.classic || e.classic->state() == group_state::dead) continue;
-    out.push_back({id, e.classic->protocol_type(), std::string(state_name(e.classic->state())),
-                   "classic"});
+    out.push_back(
+        {id, e.classic->protocol_type(), std::string(state_name(e.classic->state())), "classic"});
   }
   return out;
 }
@@ -508,8 +509,8 @@ std::error_code group_manager::load() {
   if (bad > 0) spdlog::warn("groups: {} unreadable records skipped", bad);
   const int64_t now = steady_now_ms();
   for (auto& [id, l] : all) {
-    on_shard(owner_of(id)).adopt(id, l.snapshot ? &*l.snapshot : nullptr, std::move(l.offsets),
-                                 now);
+    on_shard(owner_of(id))
+        .adopt(id, l.snapshot ? &*l.snapshot : nullptr, std::move(l.offsets), now);
   }
   if (!all.empty()) spdlog::info("groups: {} loaded", all.size());
   return {};

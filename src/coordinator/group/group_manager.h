@@ -53,6 +53,7 @@ struct offset_commit_request {
   std::string member_id;
   std::optional<std::string> instance_id;
   int32_t generation = -1;  // or member epoch (KIP-848)
+  int16_t api_version = 0;  // v9+: GROUP_ID_NOT_FOUND for a group that does not exist
   struct entry {
     std::string topic;
     int32_t partition = 0;
@@ -104,7 +105,7 @@ struct group_listing {
 
 struct leave_result {
   kafka::error error = kafka::error::none;  // whole request (COORDINATOR_NOT_AVAILABLE, ...)
-  std::vector<kafka::error> members;         // per leaving member
+  std::vector<kafka::error> members;        // per leaving member
 };
 
 struct group_entry {
@@ -142,8 +143,7 @@ class shard_groups {
   // Startup: a group read from the store (its record, when it has one, and its offsets);
   // called before the shard runs.
   void adopt(const std::string& id, const group_snapshot* snapshot,
-             std::map<std::pair<std::string, int32_t>, committed_offset> offsets,
-             int64_t now_ms);
+             std::map<std::pair<std::string, int32_t>, committed_offset> offsets, int64_t now_ms);
   // Lookup for a second group kind built on this shard's table; nullptr when absent.
   group_entry* find(const std::string& group);
   group_entry& get_or_create(const std::string& group);
@@ -199,8 +199,8 @@ class group_manager {
       size_t left;
       std::function<void(std::vector<T>)> deliver;
     };
-    auto g = std::make_shared<gather>(gather{std::vector<T>(shard_count()), shard_count(),
-                                             std::move(deliver)});
+    auto g = std::make_shared<gather>(
+        gather{std::vector<T>(shard_count()), shard_count(), std::move(deliver)});
     for (unsigned s = 0; s < shard_count(); ++s) {
       post(s, [this, s, home, op, g] {
         T v = op(on_shard(s));
