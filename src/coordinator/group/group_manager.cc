@@ -174,13 +174,20 @@ void shard_groups::join(const std::string& group, join_request req, join_callbac
     r.member_id = req.member_id;
     return done(std::move(r));
   }
-  if (e == nullptr) e = &get_or_create(group);
+  const bool created = e == nullptr;
+  if (created) e = &get_or_create(group);
   if (!e->classic) {  // a group of another kind (KIP-848)
     join_result r;
     r.error = error::inconsistent_group_protocol;
     return done(std::move(r));
   }
   e->classic->join(std::move(req), steady_now_ms(), std::move(done));
+  // A join refused at once (bad session timeout, no protocols) leaves no group behind.
+  if (created && e->classic->members().empty() && e->classic->pending_member_count() == 0 &&
+      e->classic->state() == group_state::empty) {
+    _groups.erase(group);
+    return;
+  }
   persist_if_dirty(*e);
 }
 
