@@ -1,7 +1,8 @@
 """Group error codes on the wire, with requests encoded and responses decoded by kafka-python's
 protocol classes: where Kafka answers UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
 REBALANCE_IN_PROGRESS, INCONSISTENT_GROUP_PROTOCOL, INVALID_SESSION_TIMEOUT, GROUP_ID_NOT_FOUND,
-NON_EMPTY_GROUP, and FindCoordinator for groups and transactional ids."""
+NON_EMPTY_GROUP, GROUP_SUBSCRIBED_TO_TOPIC (OffsetDelete), and FindCoordinator for groups and
+transactional ids."""
 
 import os
 import socket
@@ -23,6 +24,7 @@ from kafka.protocol.parser import KafkaProtocol  # noqa: E402
 NONE, ILLEGAL_GENERATION, INCONSISTENT_PROTOCOL, UNKNOWN_MEMBER = 0, 22, 23, 25
 INVALID_SESSION_TIMEOUT, REBALANCE_IN_PROGRESS = 26, 27
 NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, INVALID_REQUEST = 68, 69, 42
+GROUP_SUBSCRIBED_TO_TOPIC = 86
 
 
 class Conn:
@@ -59,9 +61,39 @@ def find_coordinator_v1(port, key, key_type):
     return err, port_out
 
 
+def offset_delete_v0(port, group, topic, partitions):
+    """(error_code, [(partition, error_code)]) of an OffsetDelete v0 answer (kafka-python 2.0.2
+    has no OffsetDelete; encoded from Kafka's spec)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    cid = b"raw"
+    body = (struct.pack(">hhih", 47, 0, 9, len(cid)) + cid +
+            struct.pack(">h", len(group)) + group.encode() + struct.pack(">i", 1) +
+            struct.pack(">h", len(topic)) + topic.encode() + struct.pack(">i", len(partitions)) +
+            b"".join(struct.pack(">i", p) for p in partitions))
+    send_frame(sock, body)
+    resp = recv_frame(sock)
+    sock.close()
+    corr, err, _throttle, ntopics = struct.unpack(">ihii", resp[:14])
+    assert corr == 9
+    out, pos = [], 14
+    for _ in range(ntopics):
+        (name_len,) = struct.unpack(">h", resp[pos:pos + 2])
+        pos += 2 + name_len
+        (nparts,) = struct.unpack(">i", resp[pos:pos + 4])
+        pos += 4
+        for _ in range(nparts):
+            out.append(struct.unpack(">ih", resp[pos:pos + 6]))
+            pos += 6
+    return err, out
+
+
+# A ConsumerProtocolSubscription v0 for topic "t" (version, [topics], null user data).
+SUBSCRIPTION = struct.pack(">hih", 0, 1, 1) + b"t" + struct.pack(">i", -1)
+
+
 def join(conn, group, member_id="", proto="range", session=10000, ptype="consumer"):
     return conn.call(JoinGroupRequest[1](group, session, 10000, member_id, ptype,
-                                         [(proto, b"meta")]))
+                                         [(proto, SUBSCRIPTION)]))
 
 
 class GroupErrors(unittest.TestCase):
@@ -104,6 +136,10 @@ class GroupErrors(unittest.TestCase):
             self.assertEqual(join(c, "g", proto="roundrobin").error_code, INCONSISTENT_PROTOCOL)
             self.assertEqual(join(c, "g", ptype="connect").error_code, INCONSISTENT_PROTOCOL)
             self.assertEqual(a.call(DeleteGroupsRequest[0](["g"])).results[0][1], NON_EMPTY_GROUP)
+            # OffsetDelete: the members subscribe to "t", so its offsets stay.
+            self.assertEqual(offset_delete_v0(b.port, "g", "t", [0]),
+                             (NONE, [(0, GROUP_SUBSCRIBED_TO_TOPIC)]))
+            self.assertEqual(offset_delete_v0(b.port, "nope", "t", [0])[0], GROUP_ID_NOT_FOUND)
 
             # Commits: a member of the current generation, or nothing.
             def commit(gen, member):
@@ -116,7 +152,7 @@ class GroupErrors(unittest.TestCase):
             # old generation may no longer commit.
             c.sock.settimeout(30)
             c.proto.send_request(JoinGroupRequest[1]("g", 10000, 10000, "", "consumer",
-                                                     [("range", b"meta")]))
+                                                     [("range", SUBSCRIPTION)]))
             c.sock.sendall(c.proto.send_bytes())
             # c's JoinGroup travels on another connection: wait until the broker has it.
             while a.call(DescribeGroupsRequest[0](["g"])).groups[0][2] != "PreparingRebalance":
@@ -144,6 +180,11 @@ class GroupErrors(unittest.TestCase):
             self.assertEqual(commit(-1, ""), NONE)  # an Empty group takes admin commits
             r = a.call(OffsetFetchRequest[1]("g", [("t", [0])]))
             self.assertEqual(r.topics[0][1][0][1:3], (5, "md"))
+            # An Empty group's offsets may be deleted one by one.
+            self.assertEqual(offset_delete_v0(b.port, "g", "t", [0]), (NONE, [(0, NONE)]))
+            r = a.call(OffsetFetchRequest[1]("g", [("t", [0])]))
+            self.assertEqual(r.topics[0][1][0][1], -1)
+            self.assertEqual(commit(-1, ""), NONE)
             self.assertEqual(a.call(DeleteGroupsRequest[0](["g"])).results[0][1], NONE)
             r = a.call(OffsetFetchRequest[1]("g", [("t", [0])]))
             self.assertEqual(r.topics[0][1][0][1], -1)
