@@ -61,6 +61,34 @@ def find_coordinator_v1(port, key, key_type):
     return err, port_out
 
 
+def find_coordinator_v4(port, keys, key_type):
+    """[(key, error_code, port)] of a batched FindCoordinator v4 answer (flexible encoding:
+    compact strings and arrays, tagged fields), encoded from Kafka's spec."""
+    def compact(b):
+        return bytes([len(b) + 1]) + b  # lengths here stay below 127: one uvarint byte
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    body = (struct.pack(">hhih", 10, 4, 11, 3) + b"raw" + b"\x00" + struct.pack(">b", key_type) +
+            bytes([len(keys) + 1]) + b"".join(compact(k.encode()) for k in keys) + b"\x00")
+    send_frame(sock, body)
+    r = recv_frame(sock)
+    sock.close()
+    corr, tags, _throttle, n = struct.unpack(">ibib", r[:10])
+    assert (corr, tags) == (11, 0)
+    out, pos = [], 10
+    for _ in range(n - 1):
+        klen = r[pos] - 1
+        key = r[pos + 1:pos + 1 + klen].decode()
+        pos += 1 + klen + 4  # node id
+        hlen = r[pos] - 1
+        pos += 1 + hlen
+        port_out, err = struct.unpack(">ih", r[pos:pos + 6])
+        pos += 6
+        mlen = r[pos] - 1
+        pos += 1 + max(mlen, 0) + 1  # message, tagged fields
+        out.append((key, err, port_out))
+    return out
+
+
 def offset_delete_v0(port, group, topic, partitions):
     """(error_code, [(partition, error_code)]) of an OffsetDelete v0 answer (kafka-python 2.0.2
     has no OffsetDelete; encoded from Kafka's spec)."""
@@ -111,6 +139,10 @@ class GroupErrors(unittest.TestCase):
             self.assertEqual(find_coordinator_v1(b.port, "txn-1", 1), (NONE, b.port))
             self.assertEqual(find_coordinator_v1(b.port, "", 1)[0], INVALID_REQUEST)
             self.assertEqual(find_coordinator_v1(b.port, "g", 0), (NONE, b.port))
+            self.assertEqual(find_coordinator_v4(b.port, ["g1", "g2"], 0),
+                             [("g1", NONE, b.port), ("g2", NONE, b.port)])
+            self.assertEqual(find_coordinator_v4(b.port, ["tx", ""], 1),
+                             [("tx", NONE, b.port), ("", INVALID_REQUEST, -1)])
 
             # Nothing known yet.
             self.assertEqual(a.call(HeartbeatRequest[0]("g", 1, "x")).error_code, UNKNOWN_MEMBER)
