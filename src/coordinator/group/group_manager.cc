@@ -148,6 +148,12 @@ void shard_groups::adopt(const std::string& id, const group_snapshot* snapshot,
 void shard_groups::persist_if_dirty(group_entry& e) {
   if (!e.classic) return;
   classic_group& g = *e.classic;
+  if (g.state() != e.logged_state || g.generation() != e.logged_generation) {
+    spdlog::info("group {}: {} -> {}, generation {}, {} members", e.id, state_name(e.logged_state),
+                 state_name(g.state()), g.generation(), g.members().size());
+    e.logged_state = g.state();
+    e.logged_generation = g.generation();
+  }
   if (g.state() == group_state::empty) {
     if (g.empty_since_wall_ms == 0) g.empty_since_wall_ms = wall_now_ms();
   } else {

@@ -112,6 +112,9 @@ struct group_entry {
   std::string id;
   std::unique_ptr<classic_group> classic;  // the protocol state (KIP-848: or a consumer group)
   std::map<std::pair<std::string, int32_t>, committed_offset> offsets;
+  // What the log last said about the group (state changes are logged once, at info).
+  group_state logged_state = group_state::empty;
+  int32_t logged_generation = 0;
 };
 
 class group_manager;
@@ -147,7 +150,8 @@ class shard_groups {
   // Lookup for a second group kind built on this shard's table; nullptr when absent.
   group_entry* find(const std::string& group);
   group_entry& get_or_create(const std::string& group);
-  // Persists the entry's classic group record when it changed (after every operation).
+  // Persists the entry's classic group record when it changed (after every operation), and logs
+  // state changes.
   void persist_if_dirty(group_entry& e);
 
  private:
