@@ -8,13 +8,14 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sluiced_process import Sluiced, recv_frame, send_frame  # noqa: E402
+from sluiced_process import SLUICED, Sluiced, recv_frame, send_frame  # noqa: E402
 
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -261,6 +262,27 @@ class AdminApi(unittest.TestCase):
                 c.wait(30)
             wait_for(lambda: value(scrape(b)[0], "sluice_fetch_purgatory_requests") == 0,
                      "the parked fetch to end")
+
+    def test_http_port_in_use_is_a_config_error(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                r = subprocess.run([SLUICED, "--listen", "127.0.0.1:0", "--data-dir", d,
+                                    "--set", f"http.listen=127.0.0.1:{port}"],
+                                   capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"http.listen: cannot listen on 127.0.0.1:{port}", r.stderr)
+            with tempfile.TemporaryDirectory() as d:
+                r = subprocess.run([SLUICED, "--listen", "127.0.0.1:0", "--data-dir", d,
+                                    "--set", "http.listen=nonsense"],
+                                   capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("http.listen: expected HOST:PORT", r.stderr)
+        finally:
+            s.close()
 
     def test_http_can_be_turned_off(self):
         with Sluiced("--set", "http.listen=") as b:
