@@ -28,15 +28,13 @@ uint64_t counter::value() const {
 histogram::histogram(std::vector<double> bounds)
     : _bounds(std::move(bounds)),
       _stride((_bounds.size() + 1 + 7) / 8 * 8),
-      _counts(new std::atomic<uint64_t>[_stride * kStripes]) {
-  for (size_t i = 0; i < _stride * kStripes; ++i) _counts[i].store(0, std::memory_order_relaxed);
-}
+      _counts(new line[_stride * kStripes / 8]) {}
 
 void histogram::observe(double v) {
   const size_t bucket =
       static_cast<size_t>(std::lower_bound(_bounds.begin(), _bounds.end(), v) - _bounds.begin());
   const size_t stripe = this_stripe();
-  _counts[stripe * _stride + bucket].fetch_add(1, std::memory_order_relaxed);
+  count_at(stripe, bucket).fetch_add(1, std::memory_order_relaxed);
   _sums[stripe].v.fetch_add(v, std::memory_order_relaxed);
 }
 
@@ -46,7 +44,7 @@ histogram::snapshot histogram::collect() const {
   std::vector<uint64_t> per_bucket(_bounds.size() + 1, 0);
   for (size_t stripe = 0; stripe < kStripes; ++stripe) {
     for (size_t b = 0; b < per_bucket.size(); ++b) {
-      per_bucket[b] += _counts[stripe * _stride + b].load(std::memory_order_relaxed);
+      per_bucket[b] += count_at(stripe, b).load(std::memory_order_relaxed);
     }
     s.sum += _sums[stripe].v.load(std::memory_order_relaxed);
   }

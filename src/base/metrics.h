@@ -82,9 +82,17 @@ class histogram {
   struct alignas(64) sum_cell {
     std::atomic<double> v{0};
   };
+  // Bucket counts, one run of whole cache lines per stripe so stripes never share a line.
+  struct alignas(64) line {
+    std::array<std::atomic<uint64_t>, 8> v{};
+  };
+  std::atomic<uint64_t>& count_at(size_t stripe, size_t bucket) const {
+    const size_t i = stripe * _stride + bucket;
+    return _counts[i / 8].v[i % 8];
+  }
   std::vector<double> _bounds;
   size_t _stride;  // atomics per stripe (bounds + 1, rounded up to a cache line)
-  std::unique_ptr<std::atomic<uint64_t>[]> _counts;
+  std::unique_ptr<line[]> _counts;
   std::array<sum_cell, kStripes> _sums;
 };
 
