@@ -33,8 +33,8 @@ class sluiced_process {
       (void)f;
       ::dup2(2, 1);
       std::string bin = std::string(SLUICE_BIN_DIR) + "/sluiced";
-      std::vector<std::string> args = {"sluiced", "--listen", "127.0.0.1:0", "--data-dir", data,
-                                       "--set", "http.listen=127.0.0.1:0"};
+      std::vector<std::string> args = {"sluiced", "--listen", "127.0.0.1:0", "--data-dir", data};
+      args.insert(args.end(), {"--set", "http.listen=127.0.0.1:0"});  // never the fixed 9644
       if (std::find(extra.begin(), extra.end(), "--log-level") == extra.end()) {
         args.insert(args.end(), {"--log-level", "debug"});
       }
