@@ -1,8 +1,9 @@
 // sluiced: the Sluice broker daemon.
 //
 // Startup order: flags -> config (defaults, YAML file, --set overrides) -> logging -> data dir
-// check -> shards -> Kafka listener -> wait for SIGINT/SIGTERM -> stop listener, stop shards,
-// flush logs. A bad config or an unusable data dir/port is one line on stderr and exit status 2.
+// check -> shards -> Kafka listener -> HTTP admin listener (its own thread) -> wait for
+// SIGINT/SIGTERM -> stop listener, stop HTTP, stop shards, flush logs. A bad config or an unusable
+// data dir/port is one line on stderr and exit status 2.
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -15,12 +16,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include "src/app/config_loader.h"
+#include "src/base/metrics.h"
 #include "src/broker/broker.h"
 #include "src/broker/topic_manager.h"
 #include "src/coordinator/group/group_manager.h"
+#include "src/http/admin_api.h"
+#include "src/http/server.h"
 #include "src/meta/store.h"
 #include "src/net/server.h"
 #include "src/net/shard_pool.h"
@@ -85,6 +90,24 @@ void raise_open_files_limit() {
   spdlog::info("open files limit {}", static_cast<uint64_t>(lim.rlim_cur));
 }
 
+// http.listen as host and port; "" (disabled) gives port -1. nullopt when malformed.
+std::optional<std::pair<std::string, int>> parse_http_listen(const std::string& v) {
+  if (v.empty()) return std::pair<std::string, int>{"", -1};
+  auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) return std::nullopt;
+  int port = 0;
+  for (char c : v.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) return std::nullopt;
+    port = port * 10 + (c - '0');
+  }
+  if (port > 65535) return std::nullopt;
+  std::string host = v.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::pair{host, port};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,6 +158,11 @@ int main(int argc, char** argv) {
   if (err.empty()) err = sluice::app::validate(cfg);
   if (err.empty()) err = check_data_dir(cfg.data_dir);
   if (!err.empty()) return fail_config(err);
+  auto http_listen = parse_http_listen(cfg.http_listen);
+  if (!http_listen) {
+    return fail_config("http.listen: expected HOST:PORT (or \"\" to disable), got '" +
+                       cfg.http_listen + "'");
+  }
 
   auto logger = spdlog::stderr_color_mt("sluiced");
   spdlog::set_default_logger(logger);
@@ -150,24 +178,40 @@ int main(int argc, char** argv) {
   sluice::broker::topic_manager topics(cfg, *store.value());
   if (auto ec = topics.load()) return fail_config("log.dir: cannot load topics: " + ec.message());
 
+  sluice::http::readiness ready;
   sluice::net::shard_pool shards(static_cast<unsigned>(cfg.num_shards));
   sluice::broker::broker broker(cfg, shards, topics, cluster_id.value());
   sluice::coordinator::group_manager groups(cfg, shards, *store.value());
   if (auto ec = groups.load()) return fail_config("log.dir: cannot load groups: " + ec.message());
   broker.set_groups(&groups);
+  ready.storage_recovered = true;
+  sluice::metrics::add_process_collector(sluice::metrics::registry::global());
+  broker.register_metrics();
+  // TODO(groups): pass the group coordinator's sluice::group_directory once it lands.
+  sluice::http::admin_api admin(broker, ready, /*groups=*/nullptr, SLUICE_VERSION);
+  sluice::http::server http([&admin](const sluice::http::request& r) { return admin.handle(r); });
   sluice::net::server server(shards, broker,
                              {.max_request_bytes = cfg.socket_request_max_bytes,
                               .max_idle_ms = cfg.connections_max_idle_ms});
   err = server.listen(cfg.listen.host, cfg.listen.port);
   if (!err.empty()) return fail_config("listeners: " + err);
+  if (http_listen->second >= 0) {
+    err = http.listen(http_listen->first, static_cast<uint16_t>(http_listen->second));
+    if (!err.empty()) return fail_config("http.listen: " + err);
+  }
   broker.set_advertised(cfg.advertised_host.empty() ? cfg.listen.host : cfg.advertised_host,
                         cfg.advertised_port != 0 ? cfg.advertised_port : server.port());
 
   shards.start();
   broker.start_housekeeping();
   groups.start();
+  ready.listeners_up = true;
   spdlog::info("sluiced {} listening on {}:{} ({} shards), data in {}", SLUICE_VERSION,
                cfg.listen.host, server.port(), shards.size(), cfg.data_dir);
+  if (http_listen->second >= 0) {
+    http.start();
+    spdlog::info("http listening on {}:{}", http_listen->first, http.port());
+  }
 
   boost::asio::io_context main_ctx;
   boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
@@ -177,6 +221,8 @@ int main(int argc, char** argv) {
   });
   main_ctx.run();
 
+  ready.listeners_up = false;
+  http.stop();  // before the shards: a scrape waits for them
   shards.stop();
   shards.join();
   broker.close_partitions();

@@ -110,7 +110,9 @@ const std::vector<key_def>& table() {
     i32("node.id", &config::node_id, 0, kI32, "This broker's id, as reported in Metadata.");
     i32("sluice.shards", &config::num_shards, 0, 1024,
         "Number of shards (threads with one io_context each); 0 = one per core.");
-    str("http.listen", &config::http_listen, {}, "Admin HTTP API and /metrics listener.");
+    str("http.listen", &config::http_listen, {},
+        "Admin HTTP API and /metrics listener, HOST:PORT (port 0 picks a free one; \"\" turns "
+        "it off).");
     // Network.
     i64("socket.request.max.bytes", &config::socket_request_max_bytes, 1024, kI32,
         "Largest request accepted; bigger ones close the connection before allocating.");

@@ -9,6 +9,7 @@
 #include "kafka/api.h"
 #include "kafka/headers.h"
 #include "src/base/byte_order.h"
+#include "src/broker/broker_metrics.h"
 #include "src/broker/registry.h"
 #include "src/broker/unsupported_version.h"
 
@@ -141,7 +142,10 @@ void broker::dispatch(net::connection_info& info, std::vector<uint8_t> frame, ne
   int32_t correlation_id = be::load_i32(frame.data() + 4);
 
   const handler* h = find_handler(api_key);
+  const api_metrics& m = api_metrics_for(api_key);
+  m.requests->inc();
   if (h == nullptr || version < h->min_version || version > h->max_version) {
+    m.errors->inc();
     if (api_key == kApiVersionsKey && version > 0) {
       return done(net::reply::send(api_versions_fallback(correlation_id)));
     }
@@ -149,9 +153,10 @@ void broker::dispatch(net::connection_info& info, std::vector<uint8_t> frame, ne
   }
 
   wire::reader r(frame.data(), frame.size());
-  request_context ctx{info, {}, _cfg, *this};
+  request_context ctx{info, {}, _cfg, *this, m.errors};
   ctx.header.decode(r, kafka::request_header_version(api_key, version));
   if (!r.ok()) {
+    m.errors->inc();
     spdlog::warn("{}: malformed request header ({})", info.peer,
                  make_error_code(r.error()).message());
     return done(net::reply::close());
@@ -159,12 +164,16 @@ void broker::dispatch(net::connection_info& info, std::vector<uint8_t> frame, ne
   int16_t resp_header_version = kafka::response_header_version(api_key, version);
   // The frame must outlive the reader; the handler may complete after dispatch() returns, but it
   // decodes the body synchronously inside handle().
-  bool ok = h->handle(
-      ctx, r, [done, correlation_id, resp_header_version](std::optional<encoded_body> body) {
-        if (!body) return done(net::reply::none());
-        done(framed(correlation_id, resp_header_version, std::move(*body)));
-      });
+  const auto started = std::chrono::steady_clock::now();
+  bool ok = h->handle(ctx, r,
+                      [done, correlation_id, resp_header_version, latency = m.latency,
+                       started](std::optional<encoded_body> body) {
+                        latency->observe(std::chrono::steady_clock::now() - started);
+                        if (!body) return done(net::reply::none());
+                        done(framed(correlation_id, resp_header_version, std::move(*body)));
+                      });
   if (!ok) {
+    m.errors->inc();
     spdlog::warn("{}: malformed {} v{} request ({})", info.peer, kafka::find_api(api_key)->name,
                  version, make_error_code(r.ok() ? errc::invalid_data : r.error()).message());
     done(net::reply::close());

@@ -13,11 +13,13 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <functional>
 #include <string>
 
 #include <sluice/config.h>
 
+#include "src/base/metrics.h"
 #include "src/broker/fetch_session.h"
 #include "src/broker/partitions.h"
 #include "src/broker/topic_manager.h"
@@ -27,6 +29,16 @@
 #include "src/protocol/wire.h"
 
 namespace sluice::broker {
+
+// One partition's log, as the admin API and the metrics show it.
+struct partition_stats {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t log_start_offset = 0;
+  int64_t high_watermark = 0;  // the log end offset (one replica: HW = LEO)
+  uint64_t size_bytes = 0;
+  uint64_t segments = 0;
+};
 
 class broker final : public net::dispatcher {
  public:
@@ -77,6 +89,18 @@ class broker final : public net::dispatcher {
   // stopped.
   void close_partitions();
 
+  // Partition facts gathered from the owner shards (src/broker/stats.cc). Blocking: call only
+  // from a thread that is not a shard's (the HTTP thread, a metrics scrape). A shard that does
+  // not answer within `timeout` (stopping) is left out.
+  // Every partition whose log is open (opened by traffic since start).
+  std::vector<partition_stats> open_partition_stats(std::chrono::milliseconds timeout);
+  // Every partition of `topic`, opening logs that are not open yet.
+  std::vector<partition_stats> topic_partition_stats(std::shared_ptr<const topic_entry> topic,
+                                                     std::chrono::milliseconds timeout);
+  // Adds the partition gauges (sluice_partition_*) to the global metrics registry, collected at
+  // scrape time with open_partition_stats. Removed when the broker goes.
+  void register_metrics();
+
  private:
   const config& _cfg;
   net::shard_pool& _shards;
@@ -93,6 +117,7 @@ class broker final : public net::dispatcher {
   std::string _advertised_host;
   int32_t _advertised_port = 0;
   coordinator::group_manager* _groups = nullptr;
+  std::unique_ptr<metrics::collector_handle> _collector;
 };
 
 // The v0-format UNSUPPORTED_VERSION answer to an ApiVersions request we cannot parse.

@@ -37,6 +37,7 @@ struct part_read {
   int64_t high_watermark = -1;
   int64_t log_start_offset = -1;
   wire::records records;
+  topic_metrics* metrics = nullptr;  // the partition's, for bytes out
 };
 
 struct part_want {
@@ -137,7 +138,9 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
               r.error = lookup_error(p.error());
               return r;
             }
-            return read_one(*p.value(), offset, max_bytes);
+            part_read r = read_one(*p.value(), offset, max_bytes);
+            r.metrics = &p.value()->metrics();
+            return r;
           },
           [self = shared_from_this(), &w](part_read r) {
             w.got = std::move(r);
@@ -165,6 +168,10 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
       return read_all();
     }
     // Wait for the next append to any of our partitions (or the timer).
+    if (!_parked) {
+      _parked = true;
+      fetch_purgatory().add();
+    }
     std::weak_ptr<void> weak = shared_from_this();
     for (auto& w : _wants) {
       if (!w.topic) continue;
@@ -193,6 +200,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
   void respond() {
     _done = true;
     _timer.cancel();
+    if (_parked) fetch_purgatory().sub();
     fetch_response resp;
     resp.session_id = _session ? _session->id : 0;
     std::unordered_map<std::string, size_t> topic_at;  // topic name or id -> index in responses
@@ -224,6 +232,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
       // over only for the first batch).
       if (size > 0 && (total == 0 || total + size <= static_cast<size_t>(_max_bytes))) {
         total += size;
+        if (w.got.metrics != nullptr) w.got.metrics->bytes_out.inc(size);
         p.records = std::move(w.got.records);
       } else {
         p.records = wire::bytes();
@@ -248,6 +257,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
   bool _woken = false;
   bool _expired = false;
   bool _done = false;
+  bool _parked = false;  // counted in fetch_purgatory()
 };
 
 int64_t wall_ms() {

@@ -15,6 +15,7 @@
 #include <sluice/config.h>
 
 #include "kafka/headers.h"
+#include "src/base/metrics.h"
 #include "src/net/connection.h"
 #include "src/protocol/wire.h"
 
@@ -27,6 +28,8 @@ struct request_context {
   kafka::request_header header;
   const config& cfg;
   broker& owner;
+  // Counts non-zero error codes of the response (responder does), for sluice_request_errors_total.
+  metrics::counter* errors = nullptr;
   int16_t version() const { return header.request_api_version; }
 };
 
@@ -56,8 +59,14 @@ struct handler {
 template <class Resp>
 class responder {
  public:
-  responder(respond_fn done, int16_t version) : _done(std::move(done)), _version(version) {}
+  responder(respond_fn done, int16_t version, metrics::counter* errors = nullptr)
+      : _done(std::move(done)), _version(version), _errors(errors) {}
   void operator()(Resp resp) const {
+    if (_errors != nullptr) {
+      resp.for_each_error_code([this](int16_t code) {
+        if (code != 0) _errors->inc();
+      });
+    }
     wire::bytes out;
     wire::writer w(out);
     resp.encode(w, _version);
@@ -68,6 +77,7 @@ class responder {
  private:
   respond_fn _done;
   int16_t _version;
+  metrics::counter* _errors;
 };
 
 // Glue for typed handlers: decodes Req (the whole body, nothing left over) and calls
@@ -77,7 +87,7 @@ bool typed_handle(request_context& ctx, wire::reader& body, respond_fn done) {
   Req req;
   req.decode(body, ctx.version());
   if (!body.ok() || body.remaining() != 0) return false;
-  Fn(ctx, req, responder<Resp>(std::move(done), ctx.version()));
+  Fn(ctx, req, responder<Resp>(std::move(done), ctx.version(), ctx.errors));
   return true;
 }
 

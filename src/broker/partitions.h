@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "src/base/errc.h"
+#include "src/broker/broker_metrics.h"
 #include "src/broker/topic_manager.h"
 #include "src/protocol/kafka_error.h"
 #include "src/storage/file_io.h"
@@ -53,7 +54,10 @@ class partition {
  public:
   partition(std::shared_ptr<const topic_entry> topic, int32_t index,
             std::unique_ptr<storage::log> log)
-      : _topic(std::move(topic)), _index(index), _log(std::move(log)) {}
+      : _topic(std::move(topic)),
+        _index(index),
+        _log(std::move(log)),
+        _metrics(topic_metrics_for(_topic->name)) {}
 
   const topic_entry& topic() const { return *_topic; }
   // Adopts `topic` when its configs are newer than the ones this partition holds (AlterConfigs
@@ -63,6 +67,7 @@ class partition {
   void refresh(const std::shared_ptr<const topic_entry>& topic);
   int32_t index() const { return _index; }
   storage::log& log() { return *_log; }
+  topic_metrics& metrics() const { return _metrics; }
 
   // Fetch long polls: `wake` runs once, after the next append, unless `owner` has expired by
   // then (the fetch completed some other way). Expired watchers are pruned as new ones come, so
@@ -74,6 +79,7 @@ class partition {
   std::shared_ptr<const topic_entry> _topic;
   int32_t _index;
   std::unique_ptr<storage::log> _log;
+  topic_metrics& _metrics;
   std::vector<std::pair<std::weak_ptr<void>, std::function<void()>>> _watchers;
 
  public:
@@ -109,6 +115,11 @@ class shard_partitions {
   // moves its directory away for removal. A partition of a newer incarnation (the topic was
   // re-created meanwhile) is left alone. Must run on the owner shard.
   void drop(const topic_entry& topic, int32_t index);
+  // Calls fn for every open partition. Must run on the owner shard.
+  template <class Fn>
+  void for_each_open(Fn&& fn) {
+    for (auto& [name, p] : _open) fn(*p);
+  }
   // Flushes and closes every open log (clean shutdown).
   void close_all();
   // Periodic work for every open log, on the owner shard: flush.ms, retention (every

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <memory>
 
+#include "src/base/byte_order.h"
 #include "src/broker/broker.h"
 #include "src/broker/handler.h"
 #include "src/broker/partitions.h"
@@ -112,6 +113,7 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
   }
   int64_t last = -1;
   for (size_t i = 0; i < batches.size(); ++i) {
+    const int32_t records = be::load_i32(batches[i].data() + records::kRecordsCountOffset);
     auto r = p.log().append(batches[i], now);
     if (!r) {
       spdlog::error("append to {}-{}: {}", p.topic().name, p.index(), r.error().message());
@@ -125,13 +127,17 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
       out.log_append_time = r.value().log_append_time;
     }
     last = r.value().last_offset;
+    p.metrics().bytes_in.inc(batches[i].size());
+    p.metrics().messages_in.inc(static_cast<uint64_t>(std::max(records, 0)));
   }
   p.notify_appended();
   out.log_start_offset = p.log().log_start_offset();
   if (acks != -1 || out.error != kafka::error::none) return done(std::move(out));
   // Durable before acknowledged: one fdatasync serves every waiter that arrived before it.
+  produce_purgatory().add();
   p.log().wait_durable(last,
                        [out = std::move(out), done = std::move(done)](std::error_code ec) mutable {
+                         produce_purgatory().sub();
                          if (ec) {
                            out.error = kafka::error::kafka_storage_error;
                            out.message = "fdatasync failed: " + ec.message();

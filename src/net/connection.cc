@@ -9,10 +9,27 @@
 #include <cstring>
 
 #include "src/base/byte_order.h"
+#include "src/base/metrics.h"
 
 namespace sluice::net {
 
 namespace asio = boost::asio;
+
+namespace {
+
+struct connection_metrics {
+  metrics::counter& accepted = metrics::registry::global().counter_metric(
+      "sluice_connections_accepted_total", "Kafka client connections accepted.");
+  metrics::gauge& active = metrics::registry::global().gauge_metric(
+      "sluice_connections_active", "Kafka client connections open now.");
+};
+
+connection_metrics& conn_metrics() {
+  static connection_metrics m;
+  return m;
+}
+
+}  // namespace
 
 connection::connection(asio::ip::tcp::socket socket, unsigned shard, dispatcher& d,
                        const connection_options& opts)
@@ -21,10 +38,14 @@ connection::connection(asio::ip::tcp::socket socket, unsigned shard, dispatcher&
   auto ep = _socket.remote_endpoint(ec);
   _info.peer = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
   _info.shard = shard;
+  conn_metrics().accepted.inc();
+  conn_metrics().active.add();
   _socket.set_option(asio::ip::tcp::no_delay(true), ec);
   // sendfile(2) is called on the raw descriptor; it must not block the shard.
   _socket.native_non_blocking(true, ec);
 }
+
+connection::~connection() { conn_metrics().active.sub(); }
 
 void connection::start() {
   arm_idle_timer();

@@ -77,6 +77,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   connection(boost::asio::ip::tcp::socket socket, unsigned shard, dispatcher& d,
              const connection_options& opts);
+  ~connection();
   void start();
   void close();
 

@@ -1,6 +1,9 @@
 #include "src/storage/group_commit.h"
 
+#include <chrono>
+
 #include "src/base/errc.h"
+#include "src/base/metrics.h"
 
 namespace sluice::storage {
 
@@ -66,6 +69,17 @@ void group_commit::request_sync() {
   start_sync();
 }
 
+namespace {
+
+metrics::histogram& fsync_seconds() {
+  static metrics::histogram& h = metrics::registry::global().histogram_metric(
+      "sluice_storage_fsync_duration_seconds",
+      "Time of each group-commit fdatasync of a partition log.", metrics::latency_buckets());
+  return h;
+}
+
+}  // namespace
+
 void group_commit::start_sync() {
   target t = _snapshot();
   _in_flight = true;
@@ -73,7 +87,9 @@ void group_commit::start_sync() {
   ++_fsyncs;
   auto self = shared_from_this();
   auto sync = [self, t = std::move(t)]() mutable {
+    const auto started = std::chrono::steady_clock::now();
     std::error_code ec = t.f->fdatasync();
+    fsync_seconds().observe(std::chrono::steady_clock::now() - started);
     t.f.reset();  // the descriptor may close here, off the owner thread; it is ours alone now
     auto deliver = [self, end = t.end_offset, ec] { self->on_synced(end, ec); };
     if (self->_post_back) {

@@ -34,6 +34,7 @@ class sluiced_process {
       ::dup2(2, 1);
       std::string bin = std::string(SLUICE_BIN_DIR) + "/sluiced";
       std::vector<std::string> args = {"sluiced", "--listen", "127.0.0.1:0", "--data-dir", data};
+      args.insert(args.end(), {"--set", "http.listen=127.0.0.1:0"});  // never the fixed 9644
       if (std::find(extra.begin(), extra.end(), "--log-level") == extra.end()) {
         args.insert(args.end(), {"--log-level", "debug"});
       }
@@ -45,7 +46,7 @@ class sluiced_process {
       ::_exit(127);
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    std::regex re(R"(listening on 127\.0\.0\.1:(\d+))");
+    std::regex re(R"(sluiced \S+ listening on 127\.0\.0\.1:(\d+))");
     while (std::chrono::steady_clock::now() < deadline) {
       std::smatch m;
       std::string out = log();

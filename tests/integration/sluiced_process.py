@@ -18,15 +18,22 @@ class Sluiced:
 
     def __init__(self, *extra_args, data_dir=None, preexec_fn=None):
         """data_dir: reuse a data directory (restart tests); default: a fresh one, removed on exit.
-        preexec_fn: run in the child before exec (e.g. to lower a resource limit)."""
+        preexec_fn: run in the child before exec (e.g. to lower a resource limit).
+
+        The admin HTTP listener also gets port 0 (unless extra_args set http.listen); its port is
+        `http_port` (None when disabled with http.listen="")."""
         self.tmp = tempfile.TemporaryDirectory(prefix="sluiced-it-")
         self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
         self.log_path = os.path.join(self.tmp.name, "sluiced.log")
+        http_sets = [a for a in extra_args if str(a).startswith("http.listen=")]
+        http = [] if http_sets else ["--set", "http.listen=127.0.0.1:0"]
+        self.http_enabled = not http_sets or http_sets[-1] != "http.listen="
         self.args = [SLUICED, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
-                     "--log-level", "debug", *extra_args]
+                     "--log-level", "debug", *http, *extra_args]
         self.proc = None
         self.port = None
         self.preexec_fn = preexec_fn
+        self.http_port = None
 
     def __enter__(self):
         self.log = open(self.log_path, "w+")
@@ -34,9 +41,13 @@ class Sluiced:
                                      preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.output())
-            if m:
+            out = self.output()
+            m = re.search(r"sluiced \S+ listening on 127\.0\.0\.1:(\d+)", out)
+            # The HTTP line follows the Kafka one when HTTP is enabled.
+            h = re.search(r"http listening on [^\s:]+:(\d+)", out)
+            if m and (h or not self.http_enabled):
                 self.port = int(m.group(1))
+                self.http_port = int(h.group(1)) if h else None
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError("sluiced exited early:\n" + self.output())
@@ -60,6 +71,9 @@ class Sluiced:
 
     def alive(self):
         return self.proc.poll() is None
+
+    def http_url(self, path):
+        return f"http://127.0.0.1:{self.http_port}{path}"
 
     def connect(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=10)

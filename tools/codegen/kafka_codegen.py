@@ -525,7 +525,45 @@ def emit_struct_decl(o, s, m):
           " [min_version, max_version].")
     o("void decode(wire::reader& r, int16_t version);")
     o(f"bool operator==(const {s.name}&) const = default;")
+    emit_for_each_error_code(o, s)
     o.end("};")
+
+
+ERROR_CODE_FIELDS = ("error_code", "partition_error_code", "topic_config_error_code")
+
+
+def has_error_codes(s, seen=None):
+    seen = seen or set()
+    if id(s) in seen:
+        return False
+    seen.add(id(s))
+    for f in s.fields:
+        if f.name in ERROR_CODE_FIELDS and f.elem == "int16" and not f.is_array:
+            return True
+        if f.struct is not None and has_error_codes(f.struct, seen):
+            return True
+    return False
+
+
+def emit_for_each_error_code(o, s):
+    """for_each_error_code(f): f(code) for every error code field, nested ones too (metrics)."""
+    o("// Calls f(int16_t) for every error code in this struct and the structs it holds.")
+    o("template <class F>")
+    o.block("void for_each_error_code(F&& f) const")
+    if not has_error_codes(s):
+        o("(void)f;")
+    for f in s.fields:
+        if f.name in ERROR_CODE_FIELDS and f.elem == "int16" and not f.is_array:
+            o(f"f({f.name});")
+        elif f.struct is not None and has_error_codes(f.struct):
+            opt = nullable_any(f)
+            x = f"*{f.name}" if opt else f.name
+            guard = f"if ({f.name}) " if opt else ""
+            if f.is_array:
+                o(f"{guard}for (const auto& e : {x}) e.for_each_error_code(f);")
+            else:
+                o(f"{guard}({x}).for_each_error_code(f);")
+    o.end()
 
 
 def header_for(stem, messages, extra_doc):
