@@ -65,6 +65,21 @@ class broker final : public net::dispatcher {
       });
     });
   }
+  // The same for work that completes later (Produce waiting for group commit): `work(part,
+  // finish)` runs on the owner shard and calls finish(out) exactly once, on the owner shard;
+  // `deliver(out)` then runs on `home`.
+  template <class Out, class Work, class Deliver>
+  void with_partition_async(unsigned home, std::shared_ptr<const topic_entry> topic, int32_t index,
+                            Work work, Deliver deliver) {
+    const unsigned owner = owner_shard(topic->name, index, shard_count());
+    post(owner, [this, home, owner, topic = std::move(topic), index, work = std::move(work),
+                 deliver = std::move(deliver)]() mutable {
+      std::function<void(Out)> finish = [this, home, deliver = std::move(deliver)](Out out) {
+        post(home, [deliver, out = std::move(out)]() mutable { deliver(std::move(out)); });
+      };
+      work(partitions(owner).get(topic, index), std::move(finish));
+    });
+  }
   boost::asio::io_context& shard_context(unsigned shard) { return _shards.context(shard); }
   // The partitions owned by `shard`; use only on that shard's thread.
   shard_partitions& partitions(unsigned shard) { return *_partitions[shard]; }

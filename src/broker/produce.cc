@@ -197,17 +197,24 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
         continue;
       }
       ++state->pending;
-      auto* slot = &pr;
-      unsigned owner = owner_shard(t.name, pd.index, b.shard_count());
-      b.post(owner, [&b, home, owner, topic = it->second, index = pd.index,
-                     blob = std::move(*pd.records), acks = req.acks, slot, finish_one]() mutable {
-        auto reply_home = [&b, home, slot, finish_one, name = topic->name,
-                           index](partition_outcome out) {
-          if (out.error != kafka::error::none) {
-            spdlog::debug("produce to {}-{} failed: {} {}", name, index, kafka::code(out.error),
-                          out.message);
-          }
-          b.post(home, [slot, out = std::move(out), finish_one]() mutable {
+      b.with_partition_async<partition_outcome>(
+          home, it->second, pd.index,
+          [blob = std::move(*pd.records), acks = req.acks, index = pd.index](
+              result<partition*> p, std::function<void(partition_outcome)> finish) mutable {
+            if (!p) {
+              partition_outcome out;
+              out.index = index;
+              out.error = lookup_error(p.error());
+              out.message = p.error().message();
+              return finish(std::move(out));
+            }
+            produce_one(*p.value(), blob, acks, std::move(finish));
+          },
+          [slot = &pr, finish_one, name = t.name](partition_outcome out) {
+            if (out.error != kafka::error::none) {
+              spdlog::debug("produce to {}-{} failed: {} {}", name, out.index,
+                            kafka::code(out.error), out.message);
+            }
             slot->error_code = kafka::code(out.error);
             slot->base_offset = out.base_offset;
             slot->log_append_time_ms = out.log_append_time;
@@ -220,17 +227,6 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
             }
             finish_one();
           });
-        };
-        auto p = b.partitions(owner).get(topic, index);
-        if (!p) {
-          partition_outcome out;
-          out.index = index;
-          out.error = lookup_error(p.error());
-          out.message = p.error().message();
-          return reply_home(std::move(out));
-        }
-        produce_one(*p.value(), blob, acks, std::move(reply_home));
-      });
     }
   }
   finish_one();
