@@ -19,6 +19,7 @@
 
 #include "src/app/config_loader.h"
 #include "src/broker/broker.h"
+#include "src/broker/producer_ids.h"
 #include "src/broker/topic_manager.h"
 #include "src/coordinator/group/group_manager.h"
 #include "src/meta/store.h"
@@ -150,11 +151,17 @@ int main(int argc, char** argv) {
   sluice::broker::topic_manager topics(cfg, *store.value());
   if (auto ec = topics.load()) return fail_config("log.dir: cannot load topics: " + ec.message());
 
+  sluice::broker::producer_ids producer_ids(*store.value());
+  if (auto ec = producer_ids.load()) {
+    return fail_config("log.dir: cannot load producer ids: " + ec.message());
+  }
+
   sluice::net::shard_pool shards(static_cast<unsigned>(cfg.num_shards));
   sluice::broker::broker broker(cfg, shards, topics, cluster_id.value());
   sluice::coordinator::group_manager groups(cfg, shards, *store.value());
   if (auto ec = groups.load()) return fail_config("log.dir: cannot load groups: " + ec.message());
   broker.set_groups(&groups);
+  broker.set_producer_ids(&producer_ids);
   sluice::net::server server(shards, broker,
                              {.max_request_bytes = cfg.socket_request_max_bytes,
                               .max_idle_ms = cfg.connections_max_idle_ms});
@@ -179,6 +186,7 @@ int main(int argc, char** argv) {
 
   shards.stop();
   shards.join();
+  producer_ids.stop();
   broker.close_partitions();
   groups.stop();
   topics.stop();

@@ -28,6 +28,8 @@
 
 namespace sluice::broker {
 
+class producer_ids;
+
 class broker final : public net::dispatcher {
  public:
   broker(const config& cfg, net::shard_pool& shards, topic_manager& topics, std::string cluster_id);
@@ -46,6 +48,9 @@ class broker final : public net::dispatcher {
   // The group coordinator (owned by main; set once before the shards start).
   void set_groups(coordinator::group_manager* groups) { _groups = groups; }
   coordinator::group_manager& groups() { return *_groups; }
+  // Where InitProducerId takes producer ids from; set once before shards start (null: none).
+  void set_producer_ids(producer_ids* ids) { _producer_ids = ids; }
+  producer_ids* producer_id_source() const { return _producer_ids; }
   const std::string& advertised_host() const { return _advertised_host; }
   int32_t advertised_port() const { return _advertised_port; }
   // Runs fn on `shard` (used to bring completions back to a connection's shard).
@@ -108,6 +113,7 @@ class broker final : public net::dispatcher {
   std::string _advertised_host;
   int32_t _advertised_port = 0;
   coordinator::group_manager* _groups = nullptr;
+  producer_ids* _producer_ids = nullptr;
 };
 
 // The v0-format UNSUPPORTED_VERSION answer to an ApiVersions request we cannot parse.

@@ -16,6 +16,7 @@ extern const handler alter_configs_handler;
 extern const handler incremental_alter_configs_handler;
 extern const handler delete_topics_handler;
 extern const handler delete_records_handler;
+extern const handler init_producer_id_handler;
 extern const handler offset_for_leader_epoch_handler;
 extern const handler describe_log_dirs_handler;
 extern const handler create_partitions_handler;
@@ -55,6 +56,7 @@ const handler* const kHandlers[] = {
     &create_topics_handler,              // 19
     &delete_topics_handler,              // 20
     &delete_records_handler,             // 21
+    &init_producer_id_handler,           // 22
     &offset_for_leader_epoch_handler,    // 23
     &describe_configs_handler,           // 32
     &alter_configs_handler,              // 33
