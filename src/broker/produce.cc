@@ -8,11 +8,18 @@
 // max.message.bytes (MESSAGE_TOO_LARGE), CreateTime timestamps within
 // message.timestamp.difference.max.ms (INVALID_TIMESTAMP), keys on compacted topics
 // (INVALID_RECORD, with the record's index). Batches are stored as received: no recompression.
+//
+// Idempotent producers (batches with a producer id): the partition's producer state
+// (src/storage/producer_state.h) refuses older epochs (INVALID_PRODUCER_EPOCH) and sequence gaps
+// (OUT_OF_ORDER_SEQUENCE_NUMBER), and answers a retry of one of the producer's last five batches
+// with that batch's original base offset without writing it again (after it is durable, for
+// acks=all), as Kafka 4 does.
 
 #include "kafka/produce.h"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -96,6 +103,7 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
   const int64_t now = wall_ms();
   // Validate every batch first so a request is all-or-nothing per partition.
   std::vector<std::span<uint8_t>> batches;
+  std::vector<records::batch_header> headers;
   records::batch_iterator it(blob);
   while (const auto* b = it.next()) {
     if (auto e = validate(p.topic(), *b, now, out); e != kafka::error::none) {
@@ -104,6 +112,7 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
     }
     auto offset = static_cast<size_t>(b->bytes.data() - blob.data());
     batches.emplace_back(blob.data() + offset, b->bytes.size());
+    headers.push_back(b->header);
   }
   if (it.error() != errc::ok || it.partial() || batches.empty()) {
     out.error = kafka::error::corrupt_message;
@@ -112,6 +121,25 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
   }
   int64_t last = -1;
   for (size_t i = 0; i < batches.size(); ++i) {
+    // Idempotence: the producer's epoch and sequence decide before anything is written.
+    auto d = p.producers.check(headers[i]);
+    if (d.what == storage::producer_state::verdict::duplicate) {
+      // Already in the log (a retry): answer with where it went, write nothing.
+      spdlog::debug("{}-{}: duplicate batch of producer {} (sequences {}..{}) is at offset {}",
+                    p.topic().name, p.index(), headers[i].producer_id, d.original.first_seq,
+                    d.original.last_seq, d.original.first_offset);
+      if (i == 0) out.base_offset = d.original.first_offset;
+      last = std::max(last, d.original.last_offset);
+      continue;
+    }
+    if (d.what != storage::producer_state::verdict::append) {
+      out.error = d.what == storage::producer_state::verdict::invalid_epoch
+                      ? kafka::error::invalid_producer_epoch
+                      : kafka::error::out_of_order_sequence_number;
+      out.message = std::move(d.message);
+      if (i == 0) return done(std::move(out));
+      break;
+    }
     auto r = p.log().append(batches[i], now);
     if (!r) {
       spdlog::error("append to {}-{}: {}", p.topic().name, p.index(), r.error().message());
@@ -120,6 +148,9 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
       if (i == 0) return done(std::move(out));
       break;  // earlier batches are in: report the error, as Kafka does for a failed append
     }
+    p.snapshot_if_rolled();
+    headers[i].base_offset = r.value().base_offset;
+    p.producers.apply(headers[i], now);
     if (i == 0) {
       out.base_offset = r.value().base_offset;
       out.log_append_time = r.value().log_append_time;
