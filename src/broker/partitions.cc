@@ -62,13 +62,15 @@ void partition::snapshot_if_rolled() {
   if (base == snapshot_base) return;
   snapshot_base = base;
   // Not fsynced: a lost or torn snapshot is detected (CRC) and recovery replays from an older one.
-  if (auto ec = producers.write_snapshot(*_fs, _log->dir(), base, /*durable=*/false)) {
+  if (auto ec = producers.write_snapshot(*_fs, _log->dir(), base, /*durable=*/false,
+                                         _log->log_start_offset())) {
     spdlog::warn("producer state snapshot of {}-{}: {}", _topic->name, _index, ec.message());
   }
 }
 
 std::error_code partition::write_final_snapshot(int64_t log_end_offset) {
-  return producers.write_snapshot(*_fs, _log->dir(), log_end_offset, /*durable=*/true);
+  return producers.write_snapshot(*_fs, _log->dir(), log_end_offset, /*durable=*/true,
+                                  _log->log_start_offset());
 }
 
 result<partition*> shard_partitions::get(const std::shared_ptr<const topic_entry>& topic,

@@ -18,6 +18,7 @@ extern const handler delete_topics_handler;
 extern const handler delete_records_handler;
 extern const handler init_producer_id_handler;
 extern const handler offset_for_leader_epoch_handler;
+extern const handler write_txn_markers_handler;
 extern const handler describe_log_dirs_handler;
 extern const handler create_partitions_handler;
 extern const handler elect_leaders_handler;
@@ -58,6 +59,7 @@ const handler* const kHandlers[] = {
     &delete_records_handler,             // 21
     &init_producer_id_handler,           // 22
     &offset_for_leader_epoch_handler,    // 23
+    &write_txn_markers_handler,          // 27
     &describe_configs_handler,           // 32
     &alter_configs_handler,              // 33
     &describe_log_dirs_handler,          // 35

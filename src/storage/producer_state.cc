@@ -16,6 +16,7 @@ constexpr int16_t kSnapshotVersion = 1;
 constexpr size_t kFileHeader = 2 + 4 + 4;              // version, crc, count
 constexpr size_t kEntryFixed = 8 + 2 + 8 + 4 + 8 + 1;  // see docs/formats/producer_snapshot.md
 constexpr size_t kBatchSize = 4 + 4 + 8 + 8 + 8;
+constexpr size_t kAbortedSize = 8 + 8 + 8;
 constexpr char kPrefix[] = "producer-state-";
 constexpr char kSuffix[] = ".snapshot";
 constexpr size_t kDigits = 20;
@@ -118,6 +119,33 @@ producer_state::decision producer_state::check(const records::batch_header& h) c
 }
 
 void producer_state::apply(const records::batch_header& h, int64_t now_ms) {
+  if (h.producer_id < 0 || h.is_control()) return;
+  producer_entry& e = _producers[h.producer_id];
+  if (h.producer_epoch != e.epoch) {
+    e.epoch = h.producer_epoch;
+    e.batches.clear();
+  }
+  e.last_update_ms = now_ms;
+  if (h.is_transactional() && e.txn_first_offset < 0) e.txn_first_offset = h.base_offset;
+  if (e.batches.size() == kRetainedBatches) e.batches.erase(e.batches.begin());
+  e.batches.push_back(
+      {h.base_sequence, last_sequence(h), h.base_offset, h.last_offset(), h.max_timestamp});
+}
+
+producer_state::decision producer_state::check_marker(const records::batch_header& h) const {
+  decision d;
+  const producer_entry* e = find(h.producer_id);
+  if (e != nullptr && h.producer_epoch < e->epoch) {
+    d.what = verdict::invalid_epoch;
+    d.message = "Marker epoch " + std::to_string(h.producer_epoch) + " of producer " +
+                std::to_string(h.producer_id) + " is older than its current epoch " +
+                std::to_string(e->epoch);
+  }
+  return d;
+}
+
+void producer_state::apply_marker(const records::batch_header& h, records::control_type type,
+                                  int64_t now_ms) {
   if (h.producer_id < 0) return;
   producer_entry& e = _producers[h.producer_id];
   if (h.producer_epoch != e.epoch) {
@@ -125,14 +153,30 @@ void producer_state::apply(const records::batch_header& h, int64_t now_ms) {
     e.batches.clear();
   }
   e.last_update_ms = now_ms;
-  if (h.is_control()) {
-    e.txn_first_offset = -1;
-    return;
+  if (type == records::control_type::abort && e.txn_first_offset >= 0) {
+    _aborted.push_back({h.producer_id, e.txn_first_offset, h.base_offset});
   }
-  if (h.is_transactional() && e.txn_first_offset < 0) e.txn_first_offset = h.base_offset;
-  if (e.batches.size() == kRetainedBatches) e.batches.erase(e.batches.begin());
-  e.batches.push_back(
-      {h.base_sequence, last_sequence(h), h.base_offset, h.last_offset(), h.max_timestamp});
+  e.txn_first_offset = -1;
+}
+
+int64_t producer_state::first_unstable_offset() const {
+  int64_t first = -1;
+  for (const auto& [id, e] : _producers) {
+    if (e.txn_first_offset >= 0 && (first < 0 || e.txn_first_offset < first)) {
+      first = e.txn_first_offset;
+    }
+  }
+  return first;
+}
+
+std::vector<aborted_txn> producer_state::aborted_in(int64_t from, int64_t to) const {
+  std::vector<aborted_txn> out;
+  auto it = std::lower_bound(_aborted.begin(), _aborted.end(), from,
+                             [](const aborted_txn& a, int64_t o) { return a.last_offset < o; });
+  for (; it != _aborted.end(); ++it) {
+    if (it->first_offset < to) out.push_back(*it);
+  }
+  return out;
 }
 
 size_t producer_state::remove_expired(int64_t now_ms, int64_t expiration_ms) {
@@ -147,7 +191,7 @@ std::vector<uint8_t> producer_state::encode() const {
   ids.reserve(_producers.size());
   for (const auto& [id, e] : _producers) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
-  size_t size = kFileHeader;
+  size_t size = kFileHeader + 4 + _aborted.size() * kAbortedSize;
   for (const auto& [id, e] : _producers) size += kEntryFixed + e.batches.size() * kBatchSize;
   std::vector<uint8_t> out(size);
   uint8_t* p = out.data();
@@ -171,6 +215,14 @@ std::vector<uint8_t> producer_state::encode() const {
       be::store_i64(p + 24, b.timestamp);
       p += kBatchSize;
     }
+  }
+  be::store_i32(p, static_cast<int32_t>(_aborted.size()));
+  p += 4;
+  for (const auto& a : _aborted) {
+    be::store_i64(p, a.producer_id);
+    be::store_i64(p + 8, a.first_offset);
+    be::store_i64(p + 16, a.last_offset);
+    p += kAbortedSize;
   }
   be::store_u32(out.data() + 2, crc32c::value(out.data() + 6, out.size() - 6));
   return out;
@@ -208,6 +260,17 @@ result<producer_state> producer_state::decode(std::span<const uint8_t> bytes) {
     }
     if (!s._producers.emplace(id, std::move(e)).second) return errc::invalid_data;
   }
+  if (bytes.size() - pos < 4) return errc::invalid_data;
+  const int32_t aborted = be::load_i32(bytes.data() + pos);
+  pos += 4;
+  if (aborted < 0 || (bytes.size() - pos) / kAbortedSize < static_cast<size_t>(aborted)) {
+    return errc::invalid_data;
+  }
+  for (int32_t i = 0; i < aborted; ++i) {
+    const uint8_t* q = bytes.data() + pos;
+    s._aborted.push_back({be::load_i64(q), be::load_i64(q + 8), be::load_i64(q + 16)});
+    pos += kAbortedSize;
+  }
   if (pos != bytes.size()) return errc::invalid_data;
   return s;
 }
@@ -240,7 +303,16 @@ result<producer_state> producer_state::load(file_system& fs, log& lg, size_t* re
     const int64_t before = offset;
     while (const auto* b = it.next()) {
       if (b->header.last_offset() < offset) continue;
-      s.apply(b->header, b->header.max_timestamp);
+      if (b->header.is_control()) {
+        auto decoded = records::decode_records(b->bytes, size_t{1} << 20);
+        if (!decoded || decoded.value().records.empty()) return errc::invalid_data;
+        const auto& key = decoded.value().records.front().key;
+        if (!key) return errc::invalid_data;
+        auto type = records::parse_control_key(*key);
+        if (type) s.apply_marker(b->header, type.value(), b->header.max_timestamp);
+      } else {
+        s.apply(b->header, b->header.max_timestamp);
+      }
       offset = b->header.last_offset() + 1;
       ++batches;
     }
@@ -251,7 +323,9 @@ result<producer_state> producer_state::load(file_system& fs, log& lg, size_t* re
 }
 
 std::error_code producer_state::write_snapshot(file_system& fs, const std::string& dir,
-                                               int64_t offset, bool durable) const {
+                                               int64_t offset, bool durable,
+                                               int64_t log_start_offset) {
+  std::erase_if(_aborted, [&](const aborted_txn& a) { return a.last_offset < log_start_offset; });
   const std::vector<uint8_t> bytes = encode();
   const std::string tmp = dir + "/" + kTemp;
   {

@@ -231,5 +231,73 @@ TEST(producer_state, write_snapshot_keeps_the_two_newest) {
   EXPECT_TRUE(std::filesystem::exists(dir.file(producer_state::snapshot_name(12))));
 }
 
+TEST(producer_state, transactions_set_the_lso_and_aborts_are_listed) {
+  producer_state s;
+  auto txn = [](int64_t pid, int32_t seq, int64_t offset) {
+    auto h = header(pid, 0, seq, 1, offset);
+    h.attributes = records::attr::kTransactional;
+    return h;
+  };
+  auto marker = [](int64_t pid, int16_t epoch, int64_t offset) {
+    records::batch_header h;
+    h.producer_id = pid;
+    h.producer_epoch = epoch;
+    h.base_offset = offset;
+    h.attributes = records::attr::kControl | records::attr::kTransactional;
+    return h;
+  };
+  EXPECT_EQ(s.first_unstable_offset(), -1);
+  s.apply(txn(1, 0, 10), 1);
+  s.apply(txn(2, 0, 11), 1);
+  s.apply(txn(1, 1, 12), 1);
+  EXPECT_EQ(s.first_unstable_offset(), 10);
+  s.apply_marker(marker(1, 0, 13), records::control_type::commit, 1);
+  EXPECT_EQ(s.first_unstable_offset(), 11);
+  EXPECT_EQ(s.check_marker(marker(2, 0, 14)).what, verdict::append);
+  s.apply_marker(marker(2, 0, 14), records::control_type::abort, 1);
+  EXPECT_EQ(s.first_unstable_offset(), -1);
+  ASSERT_EQ(s.aborted().size(), 1u);
+  EXPECT_EQ(s.aborted()[0], (aborted_txn{2, 11, 14}));
+  EXPECT_EQ(s.aborted_in(0, 100).size(), 1u);
+  EXPECT_EQ(s.aborted_in(15, 100).size(), 0u);  // ended before the range
+  EXPECT_EQ(s.aborted_in(0, 11).size(), 0u);    // starts after it
+  // A marker from an older epoch is fenced.
+  s.apply(header(2, 3, 0, 1, 20), 1);
+  EXPECT_EQ(s.check_marker(marker(2, 2, 21)).what, verdict::invalid_epoch);
+  // Snapshots keep the aborted list; entries below the log start are dropped on write.
+  auto back = producer_state::decode(s.encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back.value().aborted(), s.aborted());
+  temp_dir dir;
+  posix_file_system fs;
+  ASSERT_FALSE(s.write_snapshot(fs, dir.path(), 22, false, /*log_start_offset=*/15));
+  EXPECT_TRUE(s.aborted().empty());
+}
+
+TEST(producer_state, load_replays_markers) {
+  temp_dir dir;
+  posix_file_system fs;
+  {
+    auto lg = log::open(fs, dir.path(), {}).value();
+    records::batch_builder b;
+    b.producer(4, 0, 0).transactional(true).add(1, sv("k"), sv("v"));
+    auto data = b.build().value();
+    ASSERT_TRUE(lg->append(data));
+    auto m = records::build_marker_batch(0, 4, 0, -1, {records::control_type::abort, 0}, 2);
+    ASSERT_TRUE(lg->append(m.value()));
+    records::batch_builder c;
+    c.producer(5, 0, 0).transactional(true).add(1, sv("k"), sv("v"));
+    auto open = c.build().value();
+    ASSERT_TRUE(lg->append(open));
+    ASSERT_FALSE(lg->close());
+  }
+  auto lg = log::open(fs, dir.path(), {}).value();
+  auto loaded = producer_state::load(fs, *lg);
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded.value().aborted().size(), 1u);
+  EXPECT_EQ(loaded.value().aborted()[0], (aborted_txn{4, 0, 1}));
+  EXPECT_EQ(loaded.value().first_unstable_offset(), 2);
+}
+
 }  // namespace
 }  // namespace sluice::storage
