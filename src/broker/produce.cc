@@ -7,7 +7,8 @@
 // Validation, with Kafka's errors: a whole, CRC-valid v2 batch (CORRUPT_MESSAGE),
 // max.message.bytes (MESSAGE_TOO_LARGE), CreateTime timestamps within
 // message.timestamp.difference.max.ms (INVALID_TIMESTAMP), keys on compacted topics
-// (INVALID_RECORD, with the record's index). Batches are stored as received: no recompression.
+// (INVALID_RECORD, with the record's index), no control batches (INVALID_RECORD: markers are
+// written by WriteTxnMarkers). Batches are stored as received: no recompression.
 //
 // Idempotent producers (batches with a producer id): the partition's producer state
 // (src/storage/producer_state.h) refuses older epochs (INVALID_PRODUCER_EPOCH) and sequence gaps
@@ -66,8 +67,12 @@ kafka::error validate(const topic_entry& t, const records::batch_view& b, int64_
   }
   const bool check_time =
       !t.settings.log_append_time && t.settings.message_timestamp_difference_max_ms != INT64_MAX;
+  if (b.header.is_control()) {
+    // Markers come from WriteTxnMarkers only: they decide what read_committed consumers see.
+    out.message = "Clients are not allowed to write control records";
+    return kafka::error::invalid_record;
+  }
   if (!check_time && !t.settings.cleanup_compact) return kafka::error::none;
-  if (b.header.is_control()) return kafka::error::none;
   // Only these checks need the records themselves (and decompression).
   auto decoded = records::decode_records(b.bytes, static_cast<size_t>(64) << 20);
   if (!decoded) {

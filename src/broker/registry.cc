@@ -23,6 +23,7 @@ extern const handler describe_log_dirs_handler;
 extern const handler create_partitions_handler;
 extern const handler elect_leaders_handler;
 extern const handler describe_cluster_handler;
+extern const handler describe_producers_handler;
 extern const handler describe_topic_partitions_handler;
 extern const handler offset_commit_handler;
 extern const handler offset_fetch_handler;
@@ -69,6 +70,7 @@ const handler* const kHandlers[] = {
     &incremental_alter_configs_handler,  // 44
     &offset_delete_handler,              // 47
     &describe_cluster_handler,           // 60
+    &describe_producers_handler,         // 61
     &describe_topic_partitions_handler,  // 75
 };
 

@@ -75,13 +75,44 @@ def write_markers(port, markers):
     return errors
 
 
-def txn_batch(pid, epoch, seq, values):
+def txn_batch(pid, epoch, seq, values, attributes=0x10):
     """A transactional batch: batch() with the transactional attribute bit (0x10) set."""
     from test_idempotence import crc32c
     b = bytearray(batch(pid, epoch, seq, values))
-    b[21:23] = struct.pack(">h", 0x10)
+    b[21:23] = struct.pack(">h", attributes)
     b[17:21] = struct.pack(">I", crc32c(bytes(b[21:])))
     return bytes(b)
+
+
+def describe_producers(port, topic, partitions):
+    """DescribeProducers v0; returns {partition: (error, [(pid, epoch, last_seq, txn_start)])}."""
+    body = uvarint(2) + uvarint(len(topic) + 1) + topic.encode() + uvarint(len(partitions) + 1)
+    body += b"".join(struct.pack(">i", p) for p in partitions) + b"\x00\x00"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        send_frame(s, struct.pack(">hhi", 61, 0, 4) + struct.pack(">h", 3) + b"raw\x00" + body)
+        resp = recv_frame(s)
+    pos = 5 + 4  # correlation id, tagged fields, throttle
+    out = {}
+    nt, pos = read_uvarint(resp, pos)
+    for _ in range(nt - 1):
+        ln, pos = read_uvarint(resp, pos)
+        pos += ln - 1
+        np_, pos = read_uvarint(resp, pos)
+        for _ in range(np_ - 1):
+            index, err = struct.unpack_from(">ih", resp, pos)
+            pos += 6
+            ln, pos = read_uvarint(resp, pos)
+            pos += max(ln - 1, 0)
+            na, pos = read_uvarint(resp, pos)
+            producers = []
+            for _ in range(na - 1):
+                pid, epoch, seq, _, _, start = struct.unpack_from(">qiiqiq", resp, pos)
+                pos += 36 + 1
+                producers.append((pid, epoch, seq, start))
+            pos += 1
+            out[index] = (err, producers)
+        pos += 1
+    return out
 
 
 def kcat(port, topic, committed):
@@ -114,6 +145,13 @@ class ReadCommitted(unittest.TestCase):
                                  (NONE, 7))
                 self.assertEqual(kcat(b.port, "tx", True), ["a1", "a2", "p1"])
                 self.assertEqual(kcat(b.port, "tx", False), ["a1", "a2", "c1", "p1", "a3", "p2"])
+                # Operators see the open transaction; unknown partitions are refused.
+                self.assertEqual(describe_producers(b.port, "tx", [0, 9]),
+                                 {0: (NONE, sorted([(a, 0, 2, 6), (c, 0, 0, -1)])), 9: (3, [])})
+                # Clients may not write markers themselves (INVALID_RECORD).
+                self.assertEqual(
+                    produce_raw(b.port, "tx", 0, txn_batch(c, 0, 1, [b"m"], attributes=0x30))[0],
+                    87)
                 # A marker from an older epoch is fenced.
                 _, a1, e1 = init_producer_id(b.port, a, 0)
                 self.assertEqual(produce_raw(b.port, "tx", 0, txn_batch(a, 1, 0, [b"x"]))[0],
