@@ -22,6 +22,7 @@
 #include "src/app/config_loader.h"
 #include "src/base/metrics.h"
 #include "src/broker/broker.h"
+#include "src/broker/producer_ids.h"
 #include "src/broker/topic_manager.h"
 #include "src/coordinator/group/group_manager.h"
 #include "src/http/admin_api.h"
@@ -179,6 +180,12 @@ int main(int argc, char** argv) {
   if (auto ec = topics.load()) return fail_config("log.dir: cannot load topics: " + ec.message());
 
   sluice::http::readiness ready;
+
+  sluice::broker::producer_ids producer_ids(*store.value());
+  if (auto ec = producer_ids.load()) {
+    return fail_config("log.dir: cannot load producer ids: " + ec.message());
+  }
+
   sluice::net::shard_pool shards(static_cast<unsigned>(cfg.num_shards));
   sluice::broker::broker broker(cfg, shards, topics, cluster_id.value());
   sluice::coordinator::group_manager groups(cfg, shards, *store.value());
@@ -190,6 +197,7 @@ int main(int argc, char** argv) {
   // TODO(groups): pass the group coordinator's sluice::group_directory once it lands.
   sluice::http::admin_api admin(broker, ready, /*groups=*/nullptr, SLUICE_VERSION);
   sluice::http::server http([&admin](const sluice::http::request& r) { return admin.handle(r); });
+  broker.set_producer_ids(&producer_ids);
   sluice::net::server server(shards, broker,
                              {.max_request_bytes = cfg.socket_request_max_bytes,
                               .max_idle_ms = cfg.connections_max_idle_ms});
@@ -225,6 +233,7 @@ int main(int argc, char** argv) {
   http.stop();  // before the shards: a scrape waits for them
   shards.stop();
   shards.join();
+  producer_ids.stop();
   broker.close_partitions();
   groups.stop();
   topics.stop();

@@ -24,7 +24,8 @@ broker::broker(const config& cfg, net::shard_pool& shards, topic_manager& topics
         [this](storage::task t) { boost::asio::post(_background, std::move(t)); },
         [this, i](storage::task t) { boost::asio::post(_shards.context(i), std::move(t)); }};
     _partitions.push_back(std::make_unique<shard_partitions>(_fs, cfg.data_dir, std::move(exec),
-                                                             cfg.log_retention_check_interval_ms));
+                                                             cfg.log_retention_check_interval_ms,
+                                                             cfg.producer_id_expiration_ms));
   }
   // Each shard keeps its share of the session slots (rounded up, so any nonzero setting allows
   // sessions on every shard).

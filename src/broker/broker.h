@@ -39,6 +39,7 @@ struct partition_stats {
   uint64_t size_bytes = 0;
   uint64_t segments = 0;
 };
+class producer_ids;
 
 class broker final : public net::dispatcher {
  public:
@@ -58,6 +59,9 @@ class broker final : public net::dispatcher {
   // The group coordinator (owned by main; set once before the shards start).
   void set_groups(coordinator::group_manager* groups) { _groups = groups; }
   coordinator::group_manager& groups() { return *_groups; }
+  // Where InitProducerId takes producer ids from; set once before shards start (null: none).
+  void set_producer_ids(producer_ids* ids) { _producer_ids = ids; }
+  producer_ids* producer_id_source() const { return _producer_ids; }
   const std::string& advertised_host() const { return _advertised_host; }
   int32_t advertised_port() const { return _advertised_port; }
   // Runs fn on `shard` (used to bring completions back to a connection's shard).
@@ -75,6 +79,21 @@ class broker final : public net::dispatcher {
       post(home, [deliver = std::move(deliver), out = std::move(out)]() mutable {
         deliver(std::move(out));
       });
+    });
+  }
+  // The same for work that completes later (Produce waiting for group commit): `work(part,
+  // finish)` runs on the owner shard and calls finish(out) exactly once, on the owner shard;
+  // `deliver(out)` then runs on `home`.
+  template <class Out, class Work, class Deliver>
+  void with_partition_async(unsigned home, std::shared_ptr<const topic_entry> topic, int32_t index,
+                            Work work, Deliver deliver) {
+    const unsigned owner = owner_shard(topic->name, index, shard_count());
+    post(owner, [this, home, owner, topic = std::move(topic), index, work = std::move(work),
+                 deliver = std::move(deliver)]() mutable {
+      std::function<void(Out)> finish = [this, home, deliver = std::move(deliver)](Out out) {
+        post(home, [deliver, out = std::move(out)]() mutable { deliver(std::move(out)); });
+      };
+      work(partitions(owner).get(topic, index), std::move(finish));
     });
   }
   boost::asio::io_context& shard_context(unsigned shard) { return _shards.context(shard); }
@@ -118,6 +137,7 @@ class broker final : public net::dispatcher {
   int32_t _advertised_port = 0;
   coordinator::group_manager* _groups = nullptr;
   std::unique_ptr<metrics::collector_handle> _collector;
+  producer_ids* _producer_ids = nullptr;
 };
 
 // The v0-format UNSUPPORTED_VERSION answer to an ApiVersions request we cannot parse.

@@ -6,6 +6,11 @@
 // partition with data always returns at least one whole batch (KIP-74). Offsets outside
 // [log start, log end] get OFFSET_OUT_OF_RANGE. Topic ids from v13.
 //
+// Transactions: every answer carries the last stable offset (the first offset of the oldest
+// open transaction, else the high watermark). With isolation_level=read_committed (1) data stops
+// before it and the partition's aborted transactions overlapping the range are listed, so the
+// client drops their records (KIP-98); markers themselves are never delivered to applications.
+//
 // Fetch sessions (KIP-227, v7+): fetch_session.h has the rules; the session cache of the
 // connection's shard is consulted when the request arrives and the session's record of what
 // was sent is updated when the response is built.
@@ -35,9 +40,11 @@ using kafka::fetch_response;
 struct part_read {
   kafka::error error = kafka::error::none;
   int64_t high_watermark = -1;
+  int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
   wire::records records;
   topic_metrics* metrics = nullptr;  // the partition's, for bytes out
+  std::vector<storage::aborted_txn> aborted;  // read_committed only
 };
 
 struct part_want {
@@ -51,13 +58,19 @@ struct part_want {
   part_read got;
 };
 
-part_read read_one(partition& p, int64_t offset, int32_t max_bytes) {
+part_read read_one(partition& p, int64_t offset, int32_t max_bytes, bool read_committed) {
   part_read r;
   storage::log& log = p.log();
   r.high_watermark = log.log_end_offset();
   r.log_start_offset = log.log_start_offset();
+  const int64_t unstable = p.producers.first_unstable_offset();
+  r.last_stable_offset = unstable >= 0 ? unstable : r.high_watermark;
   if (offset < r.log_start_offset || offset > r.high_watermark) {
     r.error = kafka::error::offset_out_of_range;
+    return r;
+  }
+  if (read_committed && offset >= r.last_stable_offset) {
+    r.records = wire::bytes();
     return r;
   }
   auto read = log.read(offset, static_cast<size_t>(std::max(max_bytes, 0)));
@@ -70,7 +83,20 @@ part_read read_one(partition& p, int64_t offset, int32_t max_bytes) {
     r.records = wire::bytes();
     return r;
   }
-  const storage::byte_range range = read.value().range;
+  storage::byte_range range = read.value().range;
+  if (read_committed) {
+    // Stop before the batch at the last stable offset when it is in the range read (an open
+    // transaction's first batch starts there, so it is a batch boundary).
+    if (r.last_stable_offset < r.high_watermark) {
+      auto stable = log.read(r.last_stable_offset, 0);
+      if (stable && stable.value().seg == read.value().seg &&
+          stable.value().range.position > range.position &&
+          stable.value().range.position < range.position + range.length) {
+        range.length = stable.value().range.position - range.position;
+      }
+    }
+    r.aborted = p.producers.aborted_in(offset, r.last_stable_offset);
+  }
   int fd = read.value().seg->log_file().native_handle();
   if (fd >= 0) fd = ::dup(fd);
   if (fd < 0) {
@@ -100,6 +126,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
         _min_bytes(req.min_bytes),
         _max_bytes(version >= 3 ? req.max_bytes : INT32_MAX),
         _max_wait(std::chrono::milliseconds(std::max(req.max_wait_ms, 0))),
+        _read_committed(req.isolation_level == 1),
         _reply(std::move(reply)),
         _timer(b.shard_context(home)) {}
 
@@ -131,14 +158,14 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
       const int32_t max_bytes = std::min(w.max_bytes, _max_bytes);
       _b.with_partition(
           _home, w.topic, w.index,
-          [offset = w.offset, max_bytes](result<partition*> p) {
+          [offset = w.offset, max_bytes, committed = _read_committed](result<partition*> p) {
             if (!p) {
               // A topic deleted while the fetch waited is unknown now, not a storage failure.
               part_read r;
               r.error = lookup_error(p.error());
               return r;
             }
-            part_read r = read_one(*p.value(), offset, max_bytes);
+            part_read r = read_one(*p.value(), offset, max_bytes, committed);
             r.metrics = &p.value()->metrics();
             return r;
           },
@@ -225,9 +252,14 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
       p.partition_index = w.index;
       p.error_code = kafka::code(e);
       p.high_watermark = w.got.high_watermark;
-      p.last_stable_offset = w.got.high_watermark;  // no transactions yet: LSO = HW
+      p.last_stable_offset = w.got.last_stable_offset;
       p.log_start_offset = w.got.log_start_offset;
-      p.aborted_transactions.emplace();  // empty list, not null
+      auto& aborted = p.aborted_transactions.emplace();  // empty list, not null
+      for (const auto& a : w.got.aborted) {
+        auto& out = aborted.emplace_back();
+        out.producer_id = a.producer_id;
+        out.first_offset = a.first_offset;
+      }
       // Over the response limit, later partitions send nothing this time (KIP-74 allows going
       // over only for the first batch).
       if (size > 0 && (total == 0 || total + size <= static_cast<size_t>(_max_bytes))) {
@@ -247,6 +279,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
   int32_t _min_bytes;
   int32_t _max_bytes;
   std::chrono::milliseconds _max_wait;
+  bool _read_committed;
   responder<fetch_response> _reply;
   boost::asio::steady_timer _timer;
   std::vector<part_want> _wants;

@@ -57,6 +57,22 @@ void partition::notify_appended() {
   }
 }
 
+void partition::snapshot_if_rolled() {
+  const int64_t base = _log->active_base_offset();
+  if (base == snapshot_base) return;
+  snapshot_base = base;
+  // Not fsynced: a lost or torn snapshot is detected (CRC) and recovery replays from an older one.
+  if (auto ec = producers.write_snapshot(*_fs, _log->dir(), base, /*durable=*/false,
+                                         _log->log_start_offset())) {
+    spdlog::warn("producer state snapshot of {}-{}: {}", _topic->name, _index, ec.message());
+  }
+}
+
+std::error_code partition::write_final_snapshot(int64_t log_end_offset) {
+  return producers.write_snapshot(*_fs, _log->dir(), log_end_offset, /*durable=*/true,
+                                  _log->log_start_offset());
+}
+
 result<partition*> shard_partitions::get(const std::shared_ptr<const topic_entry>& topic,
                                          int32_t index) {
   std::string name = topic->name + "-" + std::to_string(index);
@@ -87,7 +103,19 @@ result<partition*> shard_partitions::get(const std::shared_ptr<const topic_entry
     (void)log.value()->close();
     return ec;
   }
-  auto p = std::make_unique<partition>(topic, index, std::move(log).value());
+  size_t replayed = 0;
+  auto producers = storage::producer_state::load(_fs, *log.value(), &replayed);
+  if (!producers) {
+    spdlog::error("cannot load the producer state of {}: {}", name, producers.error().message());
+    (void)log.value()->close();
+    return producers.error();
+  }
+  if (replayed > 0) {
+    spdlog::info("{}: producer state of {} producers rebuilt, {} batches replayed", name,
+                 producers.value().size(), replayed);
+  }
+  auto p = std::make_unique<partition>(topic, index, std::move(log).value(),
+                                       std::move(producers).value(), _fs);
   partition* raw = p.get();
   _open.emplace(std::move(name), std::move(p));
   return raw;
@@ -129,6 +157,9 @@ void shard_partitions::housekeeping(int64_t now_ms) {
   for (auto& [name, p] : _open) {
     p->log().tick(now_ms);
     if (retention) {
+      if (size_t n = p->producers.remove_expired(now_ms, _producer_expiration_ms); n > 0) {
+        spdlog::info("{}: {} idle producers expired", name, n);
+      }
       auto removed = p->log().apply_retention(now_ms);
       if (!removed) {
         spdlog::error("retention of {}: {}", name, removed.error().message());
@@ -185,7 +216,14 @@ void shard_partitions::maybe_compact(partition& p, int64_t now_ms) {
 
 void shard_partitions::close_all() {
   for (auto& [name, p] : _open) {
-    if (auto ec = p->log().close()) spdlog::error("closing {}: {}", name, ec.message());
+    const int64_t end = p->log().log_end_offset();
+    if (auto ec = p->log().close()) {
+      spdlog::error("closing {}: {}", name, ec.message());
+      continue;  // the data may not be durable up to `end`: no snapshot claims it is
+    }
+    if (auto ec = p->write_final_snapshot(end)) {
+      spdlog::error("producer state snapshot of {}: {}", name, ec.message());
+    }
   }
   _open.clear();
 }

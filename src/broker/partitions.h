@@ -37,6 +37,7 @@
 #include "src/storage/file_io.h"
 #include "src/storage/group_commit.h"
 #include "src/storage/log.h"
+#include "src/storage/producer_state.h"
 
 namespace sluice::broker {
 
@@ -53,11 +54,15 @@ inline kafka::error lookup_error(const std::error_code& ec) {
 class partition {
  public:
   partition(std::shared_ptr<const topic_entry> topic, int32_t index,
-            std::unique_ptr<storage::log> log)
+            std::unique_ptr<storage::log> log, storage::producer_state producers,
+            storage::file_system& fs)
       : _topic(std::move(topic)),
         _index(index),
         _log(std::move(log)),
-        _metrics(topic_metrics_for(_topic->name)) {}
+        _metrics(topic_metrics_for(_topic->name)),
+        _fs(&fs),
+        producers(std::move(producers)),
+        snapshot_base(_log->active_base_offset()) {}
 
   const topic_entry& topic() const { return *_topic; }
   // Adopts `topic` when its configs are newer than the ones this partition holds (AlterConfigs
@@ -74,15 +79,26 @@ class partition {
   // the list stays as long as the number of fetches actually waiting.
   void watch(std::weak_ptr<void> owner, std::function<void()> wake);
   void notify_appended();
+  // After an append: when the log rolled, snapshots the producer state at the new segment's base
+  // offset. Call before applying the appended batch to `producers`.
+  void snapshot_if_rolled();
+  // The producer state snapshot at the log end (clean shutdown, after the log's close()).
+  std::error_code write_final_snapshot(int64_t log_end_offset);
 
  private:
   std::shared_ptr<const topic_entry> _topic;
   int32_t _index;
   std::unique_ptr<storage::log> _log;
   topic_metrics& _metrics;
+  storage::file_system* _fs;
   std::vector<std::pair<std::weak_ptr<void>, std::function<void()>>> _watchers;
 
  public:
+  // Idempotent producers' sequences and epochs (src/storage/producer_state.h). Produce checks a
+  // batch against it before appending and applies it after; a snapshot is written when the log
+  // rolls (at the new segment's base offset) and on close, so recovery replays little.
+  storage::producer_state producers;
+  int64_t snapshot_base = 0;  // the active segment base offset the last snapshot was taken at
   // Compaction bookkeeping (owner shard only): the cleaner checkpoint and whether a pass runs.
   int64_t cleaned_up_to = 0;
   bool compacting = false;
@@ -102,11 +118,12 @@ struct shard_executors {
 class shard_partitions {
  public:
   shard_partitions(storage::file_system& fs, std::string data_dir, shard_executors exec,
-                   int64_t retention_check_interval_ms)
+                   int64_t retention_check_interval_ms, int64_t producer_id_expiration_ms)
       : _fs(fs),
         _dir(std::move(data_dir) + "/topics"),
         _exec(std::move(exec)),
-        _retention_interval_ms(retention_check_interval_ms) {}
+        _retention_interval_ms(retention_check_interval_ms),
+        _producer_expiration_ms(producer_id_expiration_ms) {}
 
   // The partition, opening its log on first use; errc::not_found when `topic` has been deleted
   // (a stale entry). Must run on the owner shard.
@@ -120,11 +137,12 @@ class shard_partitions {
   void for_each_open(Fn&& fn) {
     for (auto& [name, p] : _open) fn(*p);
   }
-  // Flushes and closes every open log (clean shutdown).
+  // Flushes and closes every open log and writes its producer state snapshot (clean shutdown).
   void close_all();
-  // Periodic work for every open log, on the owner shard: flush.ms, retention (every
-  // log.retention.check.interval.ms) and, for compacted topics whose dirty ratio reached
-  // min.cleanable.dirty.ratio, a compaction pass (cleaned in the background, swapped in here).
+  // Periodic work for every open log, on the owner shard: flush.ms, retention and producer
+  // expiry (producer.id.expiration.ms; both every log.retention.check.interval.ms) and, for
+  // compacted topics whose dirty ratio reached min.cleanable.dirty.ratio, a compaction pass
+  // (cleaned in the background, swapped in here).
   void housekeeping(int64_t now_ms);
 
  private:
@@ -136,6 +154,7 @@ class shard_partitions {
   std::string _dir;
   shard_executors _exec;
   int64_t _retention_interval_ms;
+  int64_t _producer_expiration_ms;
   int64_t _last_retention_ms = 0;
   std::unordered_map<std::string, std::unique_ptr<partition>> _open;  // "<topic>-<partition>"
   std::unordered_map<std::string, uint64_t> _dropped;  // highest incarnation dropped, by name

@@ -7,12 +7,20 @@
 // Validation, with Kafka's errors: a whole, CRC-valid v2 batch (CORRUPT_MESSAGE),
 // max.message.bytes (MESSAGE_TOO_LARGE), CreateTime timestamps within
 // message.timestamp.difference.max.ms (INVALID_TIMESTAMP), keys on compacted topics
-// (INVALID_RECORD, with the record's index). Batches are stored as received: no recompression.
+// (INVALID_RECORD, with the record's index), no control batches (INVALID_RECORD: markers are
+// written by WriteTxnMarkers). Batches are stored as received: no recompression.
+//
+// Idempotent producers (batches with a producer id): the partition's producer state
+// (src/storage/producer_state.h) refuses older epochs (INVALID_PRODUCER_EPOCH) and sequence gaps
+// (OUT_OF_ORDER_SEQUENCE_NUMBER), and answers a retry of one of the producer's last five batches
+// with that batch's original base offset without writing it again (after it is durable, for
+// acks=all), as Kafka 4 does.
 
 #include "kafka/produce.h"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -60,8 +68,12 @@ kafka::error validate(const topic_entry& t, const records::batch_view& b, int64_
   }
   const bool check_time =
       !t.settings.log_append_time && t.settings.message_timestamp_difference_max_ms != INT64_MAX;
+  if (b.header.is_control()) {
+    // Markers come from WriteTxnMarkers only: they decide what read_committed consumers see.
+    out.message = "Clients are not allowed to write control records";
+    return kafka::error::invalid_record;
+  }
   if (!check_time && !t.settings.cleanup_compact) return kafka::error::none;
-  if (b.header.is_control()) return kafka::error::none;
   // Only these checks need the records themselves (and decompression).
   auto decoded = records::decode_records(b.bytes, static_cast<size_t>(64) << 20);
   if (!decoded) {
@@ -97,6 +109,7 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
   const int64_t now = wall_ms();
   // Validate every batch first so a request is all-or-nothing per partition.
   std::vector<std::span<uint8_t>> batches;
+  std::vector<records::batch_header> headers;
   records::batch_iterator it(blob);
   while (const auto* b = it.next()) {
     if (auto e = validate(p.topic(), *b, now, out); e != kafka::error::none) {
@@ -105,6 +118,7 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
     }
     auto offset = static_cast<size_t>(b->bytes.data() - blob.data());
     batches.emplace_back(blob.data() + offset, b->bytes.size());
+    headers.push_back(b->header);
   }
   if (it.error() != errc::ok || it.partial() || batches.empty()) {
     out.error = kafka::error::corrupt_message;
@@ -113,6 +127,25 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
   }
   int64_t last = -1;
   for (size_t i = 0; i < batches.size(); ++i) {
+    // Idempotence: the producer's epoch and sequence decide before anything is written.
+    auto d = p.producers.check(headers[i]);
+    if (d.what == storage::producer_state::verdict::duplicate) {
+      // Already in the log (a retry): answer with where it went, write nothing.
+      spdlog::debug("{}-{}: duplicate batch of producer {} (sequences {}..{}) is at offset {}",
+                    p.topic().name, p.index(), headers[i].producer_id, d.original.first_seq,
+                    d.original.last_seq, d.original.first_offset);
+      if (i == 0) out.base_offset = d.original.first_offset;
+      last = std::max(last, d.original.last_offset);
+      continue;
+    }
+    if (d.what != storage::producer_state::verdict::append) {
+      out.error = d.what == storage::producer_state::verdict::invalid_epoch
+                      ? kafka::error::invalid_producer_epoch
+                      : kafka::error::out_of_order_sequence_number;
+      out.message = std::move(d.message);
+      if (i == 0) return done(std::move(out));
+      break;
+    }
     const int32_t records = be::load_i32(batches[i].data() + records::kRecordsCountOffset);
     auto r = p.log().append(batches[i], now);
     if (!r) {
@@ -122,6 +155,9 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
       if (i == 0) return done(std::move(out));
       break;  // earlier batches are in: report the error, as Kafka does for a failed append
     }
+    p.snapshot_if_rolled();
+    headers[i].base_offset = r.value().base_offset;
+    p.producers.apply(headers[i], now);
     if (i == 0) {
       out.base_offset = r.value().base_offset;
       out.log_append_time = r.value().log_append_time;
@@ -203,17 +239,24 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
         continue;
       }
       ++state->pending;
-      auto* slot = &pr;
-      unsigned owner = owner_shard(t.name, pd.index, b.shard_count());
-      b.post(owner, [&b, home, owner, topic = it->second, index = pd.index,
-                     blob = std::move(*pd.records), acks = req.acks, slot, finish_one]() mutable {
-        auto reply_home = [&b, home, slot, finish_one, name = topic->name,
-                           index](partition_outcome out) {
-          if (out.error != kafka::error::none) {
-            spdlog::debug("produce to {}-{} failed: {} {}", name, index, kafka::code(out.error),
-                          out.message);
-          }
-          b.post(home, [slot, out = std::move(out), finish_one]() mutable {
+      b.with_partition_async<partition_outcome>(
+          home, it->second, pd.index,
+          [blob = std::move(*pd.records), acks = req.acks, index = pd.index](
+              result<partition*> p, std::function<void(partition_outcome)> finish) mutable {
+            if (!p) {
+              partition_outcome out;
+              out.index = index;
+              out.error = lookup_error(p.error());
+              out.message = p.error().message();
+              return finish(std::move(out));
+            }
+            produce_one(*p.value(), blob, acks, std::move(finish));
+          },
+          [slot = &pr, finish_one, name = t.name](partition_outcome out) {
+            if (out.error != kafka::error::none) {
+              spdlog::debug("produce to {}-{} failed: {} {}", name, out.index,
+                            kafka::code(out.error), out.message);
+            }
             slot->error_code = kafka::code(out.error);
             slot->base_offset = out.base_offset;
             slot->log_append_time_ms = out.log_append_time;
@@ -226,17 +269,6 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
             }
             finish_one();
           });
-        };
-        auto p = b.partitions(owner).get(topic, index);
-        if (!p) {
-          partition_outcome out;
-          out.index = index;
-          out.error = lookup_error(p.error());
-          out.message = p.error().message();
-          return reply_home(std::move(out));
-        }
-        produce_one(*p.value(), blob, acks, std::move(reply_home));
-      });
     }
   }
   finish_one();

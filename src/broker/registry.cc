@@ -16,11 +16,14 @@ extern const handler alter_configs_handler;
 extern const handler incremental_alter_configs_handler;
 extern const handler delete_topics_handler;
 extern const handler delete_records_handler;
+extern const handler init_producer_id_handler;
 extern const handler offset_for_leader_epoch_handler;
+extern const handler write_txn_markers_handler;
 extern const handler describe_log_dirs_handler;
 extern const handler create_partitions_handler;
 extern const handler elect_leaders_handler;
 extern const handler describe_cluster_handler;
+extern const handler describe_producers_handler;
 extern const handler describe_topic_partitions_handler;
 extern const handler offset_commit_handler;
 extern const handler offset_fetch_handler;
@@ -55,7 +58,9 @@ const handler* const kHandlers[] = {
     &create_topics_handler,              // 19
     &delete_topics_handler,              // 20
     &delete_records_handler,             // 21
+    &init_producer_id_handler,           // 22
     &offset_for_leader_epoch_handler,    // 23
+    &write_txn_markers_handler,          // 27
     &describe_configs_handler,           // 32
     &alter_configs_handler,              // 33
     &describe_log_dirs_handler,          // 35
@@ -65,6 +70,7 @@ const handler* const kHandlers[] = {
     &incremental_alter_configs_handler,  // 44
     &offset_delete_handler,              // 47
     &describe_cluster_handler,           // 60
+    &describe_producers_handler,         // 61
     &describe_topic_partitions_handler,  // 75
 };
 

@@ -12,6 +12,8 @@ std::string broker_config_key(int32_t node_id) {
   return k;
 }
 
+std::string producer_id_block_key() { return "producer_id_block"; }
+
 result<std::string> offset_key(std::string_view group, std::string_view topic, int32_t partition) {
   if (group.find('\0') != std::string_view::npos || topic.find('\0') != std::string_view::npos ||
       partition < 0) {

@@ -21,6 +21,10 @@ std::string topic_key(std::string_view topic);
 // broker_config: be32 node id (node ids are >= 0, so byte order is numeric order).
 std::string broker_config_key(int32_t node_id);
 
+// producers: the producer id reservation record ("producer_id_block"). Per-producer and
+// per-transactional-id keys, when they come, start with a different byte.
+std::string producer_id_block_key();
+
 // group_offsets: group NUL topic NUL be32 partition. NUL separates the strings, so neither may
 // contain one (errc::invalid_data), and the partition must be >= 0 (errc::invalid_data).
 result<std::string> offset_key(std::string_view group, std::string_view topic, int32_t partition);

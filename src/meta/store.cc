@@ -172,6 +172,25 @@ std::error_code store::set_broker_config(int32_t node_id, const config_map& over
       _db->Put(write_options(true), handle(cf::broker_config), key, r.SerializeAsString()));
 }
 
+result<int64_t> store::get_producer_id_reserved() const {
+  auto bytes = get(cf::producers, producer_id_block_key());
+  if (!bytes) {
+    if (bytes.error() == errc::not_found) return int64_t{0};
+    return bytes.error();
+  }
+  ProducerIdBlockRecord r;
+  if (!r.ParseFromString(bytes.value()) || r.next_unreserved() < 0) return errc::invalid_data;
+  return r.next_unreserved();
+}
+
+std::error_code store::set_producer_id_reserved(int64_t next_unreserved) {
+  if (next_unreserved < 0) return errc::invalid_data;
+  ProducerIdBlockRecord r;
+  r.set_next_unreserved(next_unreserved);
+  return to_error(_db->Put(write_options(true), handle(cf::producers), producer_id_block_key(),
+                           r.SerializeAsString()));
+}
+
 std::error_code store::write(const write_batch& batch, bool sync) {
   rocksdb::WriteBatch wb;
   for (const auto& op : batch._ops) {

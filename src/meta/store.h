@@ -105,6 +105,12 @@ class store {
   // Replaces the node's overrides (an empty map deletes the record).
   std::error_code set_broker_config(int32_t node_id, const config_map& overrides);
 
+  // Producer ids (InitProducerId): the first id not yet reserved by any broker run; 0 when
+  // none was ever reserved. Reserving writes the new value (fsynced) before ids below it are
+  // handed out, so a restart never hands out an id twice.
+  result<int64_t> get_producer_id_reserved() const;
+  std::error_code set_producer_id_reserved(int64_t next_unreserved);
+
   // Generic access for the column families filled by later issues (offsets, producers, ...).
   // `sync` = false is for data that may be lost on a crash (it is rebuilt); the default keeps
   // the durability promise above.

@@ -166,6 +166,8 @@ class log {
   int64_t log_start_offset() const { return _log_start_offset; }
   int64_t log_end_offset() const { return _segments.back()->next_offset(); }
   size_t segment_count() const { return _segments.size(); }
+  // Base offset of the active segment (it changes when the log rolls).
+  int64_t active_base_offset() const { return _segments.back()->base_offset(); }
   // Bytes of record data on disk: the sum of the segments' .log sizes (DescribeLogDirs).
   uint64_t size_bytes() const {
     uint64_t total = 0;
