@@ -50,6 +50,11 @@ class broker final : public net::dispatcher {
   int32_t advertised_port() const { return _advertised_port; }
   // Runs fn on `shard` (used to bring completions back to a connection's shard).
   void post(unsigned shard, std::function<void()> fn);
+  // Runs fn at once when called on `shard`'s own thread, else posts it there. For hops whose
+  // caller tolerates fn running inside the call: a produce whose partition lives on its
+  // connection's shard then crosses no thread (each cross-shard post is a wake-up, and in a VM an
+  // inter-processor interrupt).
+  void run_on(unsigned shard, std::function<void()> fn);
   unsigned shard_count() const { return _shards.size(); }
   // Runs `work(result<partition*>)` on the partition's owner shard, then `deliver(its result)`
   // on shard `home`: how handlers cross to a partition and back.

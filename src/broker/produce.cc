@@ -199,7 +199,9 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
       ++state->pending;
       auto* slot = &pr;
       unsigned owner = owner_shard(t.name, pd.index, b.shard_count());
-      b.post(owner, [&b, home, owner, topic = it->second, index = pd.index,
+      // Runs inline when the partition is on this shard: `slot` points into reserved storage
+      // and `pending` holds the reply back until the loop is done, so that is safe.
+      b.run_on(owner, [&b, home, owner, topic = it->second, index = pd.index,
                      blob = std::move(*pd.records), acks = req.acks, slot, finish_one]() mutable {
         auto reply_home = [&b, home, slot, finish_one, name = topic->name,
                            index](partition_outcome out) {
@@ -207,7 +209,7 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
             spdlog::debug("produce to {}-{} failed: {} {}", name, index, kafka::code(out.error),
                           out.message);
           }
-          b.post(home, [slot, out = std::move(out), finish_one]() mutable {
+          b.run_on(home, [slot, out = std::move(out), finish_one]() mutable {
             slot->error_code = kafka::code(out.error);
             slot->base_offset = out.base_offset;
             slot->log_append_time_ms = out.log_append_time;
