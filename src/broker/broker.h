@@ -83,6 +83,7 @@ class broker final : public net::dispatcher {
   void close_partitions();
 
  private:
+  static constexpr size_t kSyncThreads = 4;
   const config& _cfg;
   net::shard_pool& _shards;
   topic_manager& _topics;
@@ -91,7 +92,11 @@ class broker final : public net::dispatcher {
   // Blocking work: compaction passes and removing deleted partitions (joined on shutdown).
   boost::asio::thread_pool _background{1};
   // Declared before the partitions so it outlives their logs; its queued syncs finish on exit.
-  storage::sync_worker _sync{1};
+  // Several threads: each log has at most one fdatasync in flight (group commit), but different
+  // partitions' syncs proceed in parallel (ext4 batches concurrent ones into one journal
+  // commit). With one thread, 8 partitions at acks=all queued behind each other: the sync rate
+  // capped at one disk round trip at a time (docs/performance.md).
+  storage::sync_worker _sync{kSyncThreads};
   std::vector<std::unique_ptr<shard_partitions>> _partitions;         // one per shard
   std::vector<std::unique_ptr<fetch_session_cache>> _fetch_sessions;  // one per shard
   std::vector<std::unique_ptr<boost::asio::steady_timer>> _housekeeping;
