@@ -202,7 +202,7 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
       // Runs inline when the partition is on this shard: `slot` points into reserved storage
       // and `pending` holds the reply back until the loop is done, so that is safe.
       b.run_on(owner, [&b, home, owner, topic = it->second, index = pd.index,
-                     blob = std::move(*pd.records), acks = req.acks, slot, finish_one]() mutable {
+                       blob = std::move(*pd.records), acks = req.acks, slot, finish_one]() mutable {
         auto reply_home = [&b, home, slot, finish_one, name = topic->name,
                            index](partition_outcome out) {
           if (out.error != kafka::error::none) {
