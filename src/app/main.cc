@@ -30,6 +30,7 @@
 #include "src/meta/store.h"
 #include "src/net/server.h"
 #include "src/net/shard_pool.h"
+#include "src/storage/file_io.h"
 
 namespace {
 
@@ -237,6 +238,9 @@ int main(int argc, char** argv) {
   broker.close_partitions();
   groups.stop();
   topics.stop();
+  // One line for `./dev bench e2e` (bytes per fsync) until /metrics exposes these.
+  auto io = sluice::storage::posix_io_counters();
+  spdlog::info("storage io: {} fdatasyncs, {} bytes written", io.fdatasyncs, io.bytes_written);
   spdlog::info("sluiced stopped");
   spdlog::shutdown();
   return 0;

@@ -86,6 +86,12 @@ void broker::post(unsigned shard, std::function<void()> fn) {
   boost::asio::post(_shards.context(shard), std::move(fn));
 }
 
+void broker::run_on(unsigned shard, std::function<void()> fn) {
+  auto& ctx = _shards.context(shard);
+  if (ctx.get_executor().running_in_this_thread()) return fn();
+  boost::asio::post(ctx, std::move(fn));
+}
+
 namespace {
 constexpr int16_t kApiVersionsKey = 18;
 constexpr size_t kMinHeaderBytes = 8;  // api_key, api_version, correlation_id

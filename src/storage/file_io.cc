@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 
@@ -23,6 +24,9 @@ std::error_code error_from_errno(int e) {
 }
 
 namespace {
+
+std::atomic<uint64_t> g_fdatasyncs{0};
+std::atomic<uint64_t> g_bytes_written{0};
 
 std::error_code last_error() { return error_from_errno(errno); }
 
@@ -62,6 +66,7 @@ class posix_file final : public file {
       done += static_cast<size_t>(n);
     }
     if (offset + done > _end) _end = offset + done;
+    g_bytes_written.fetch_add(done, std::memory_order_relaxed);
     return {};
   }
 
@@ -71,6 +76,7 @@ class posix_file final : public file {
     while (::fdatasync(_fd) != 0) {
       if (errno != EINTR) return last_error();
     }
+    g_fdatasyncs.fetch_add(1, std::memory_order_relaxed);
     return {};
   }
 
@@ -116,6 +122,11 @@ result<std::unique_ptr<file>> open_posix(const std::string& path, int flags) {
 }
 
 }  // namespace
+
+io_counters posix_io_counters() {
+  return {g_fdatasyncs.load(std::memory_order_relaxed),
+          g_bytes_written.load(std::memory_order_relaxed)};
+}
 
 result<std::unique_ptr<file>> posix_file_system::open(const std::string& path) {
   return open_posix(path, 0);

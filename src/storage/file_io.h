@@ -74,6 +74,15 @@ class posix_file_system final : public file_system {
   std::error_code sync_dir(const std::string& dir) override;
 };
 
+// Process-wide counts of posix_file_system I/O since start: fdatasync calls that succeeded and
+// bytes written (pwrite/append). Relaxed atomics, safe from any thread; for benchmarks and
+// metrics (bytes per fsync shows how well group commit batches).
+struct io_counters {
+  uint64_t fdatasyncs = 0;
+  uint64_t bytes_written = 0;
+};
+io_counters posix_io_counters();
+
 // The errc for an errno value (see the contract above).
 std::error_code error_from_errno(int e);
 
