@@ -74,10 +74,10 @@ enum class error : int16_t {
   group_subscribed_to_topic = 86,
   invalid_record = 87,
   unstable_offset_commit = 88,
+  group_max_size_reached = 81,
   fenced_instance_id = 82,
   member_id_required = 79,
   preferred_leader_not_available = 80,
-  group_max_size_reached = 81,
   election_not_needed = 84,
   throttling_quota_exceeded = 89,
   producer_fenced = 90,
@@ -88,6 +88,7 @@ enum class error : int16_t {
   unsupported_endpoint_type = 119,
   stale_member_epoch = 113,
   inconsistent_topic_id = 103,
+  invalid_regular_expression = 130,
 };
 
 constexpr int16_t code(error e) { return static_cast<int16_t>(e); }
