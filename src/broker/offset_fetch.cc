@@ -53,11 +53,11 @@ void handle(request_context& ctx, offset_fetch_request& req,
   };
   if (version < 8) {
     state->groups.push_back(req.group_id);
-    asks.push_back({convert(req.topics), req.require_stable});
+    asks.push_back({convert(req.topics), req.require_stable, std::nullopt, -1});
   } else {
     for (const auto& g : req.groups) {
       state->groups.push_back(g.group_id);
-      asks.push_back({convert(g.topics), req.require_stable});
+      asks.push_back({convert(g.topics), req.require_stable, g.member_id, g.member_epoch});
     }
   }
   state->results.resize(asks.size());

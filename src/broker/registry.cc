@@ -24,6 +24,8 @@ extern const handler create_partitions_handler;
 extern const handler elect_leaders_handler;
 extern const handler describe_cluster_handler;
 extern const handler describe_producers_handler;
+extern const handler consumer_group_heartbeat_handler;
+extern const handler consumer_group_describe_handler;
 extern const handler describe_topic_partitions_handler;
 extern const handler offset_commit_handler;
 extern const handler offset_fetch_handler;
@@ -71,6 +73,8 @@ const handler* const kHandlers[] = {
     &offset_delete_handler,              // 47
     &describe_cluster_handler,           // 60
     &describe_producers_handler,         // 61
+    &consumer_group_heartbeat_handler,   // 68
+    &consumer_group_describe_handler,    // 69
     &describe_topic_partitions_handler,  // 75
 };
 

@@ -182,10 +182,16 @@ void shard_groups::join(const std::string& group, join_request req, join_callbac
   }
   const bool created = e == nullptr;
   if (created) e = &get_or_create(group);
-  if (!e->classic) {  // a group of another kind (KIP-848)
-    join_result r;
-    r.error = error::inconsistent_group_protocol;
-    return done(std::move(r));
+  if (e->consumer) {  // a KIP-848 group (Kafka's classicGroupJoin without migration)
+    if (!e->consumer->empty()) {
+      join_result r;
+      r.error = error::inconsistent_group_protocol;
+      return done(std::move(r));
+    }
+    // An Empty consumer group becomes a classic one; its offsets stay.
+    e->consumer.reset();
+    e->classic = new_classic(group);
+    e->classic->empty_since_wall_ms = wall_now_ms();
   }
   e->classic->join(std::move(req), steady_now_ms(), std::move(done));
   // A join refused at once (bad session timeout, no protocols) leaves no group behind.
@@ -261,6 +267,9 @@ void shard_groups::commit(const std::string& group, offset_commit_request req,
   if (e->classic) {
     error err = e->classic->validate_offset_commit(req.member_id, req.instance_id, req.generation);
     if (err != error::none) return done(std::vector<error>(n, err));
+  } else if (e->consumer) {
+    error err = e->consumer->validate_offset_commit(req.member_id, req.generation, req.api_version);
+    if (err != error::none) return done(std::vector<error>(n, err));
   }
   std::vector<error> errs(n, error::none);
   meta::write_batch b;
@@ -309,6 +318,10 @@ offset_fetch_result shard_groups::fetch(const std::string& group, const offset_f
     return out;
   }
   group_entry* e = find(group);
+  if (e != nullptr && e->consumer) {
+    out.error = e->consumer->validate_offset_fetch(req.member_id, req.member_epoch);
+    if (out.error != error::none) return out;
+  }
   if (!req.topics) {
     if (e != nullptr) {
       for (const auto& [tp, v] : e->offsets) out.offsets.push_back({tp.first, tp.second, v});
@@ -341,6 +354,13 @@ void shard_groups::delete_offsets(const std::string& group,
   if (e->classic && e->classic->state() != group_state::empty) {
     if (e->classic->protocol_type() != "consumer") return done(error::non_empty_group, {});
     subscribed = e->classic->subscribed_topics();
+  } else if (e->consumer && !e->consumer->empty()) {
+    subscribed.emplace();
+    for (const auto& [_, m] : e->consumer->members()) {
+      subscribed->insert(subscribed->end(), m.subscribed_topic_names.begin(),
+                         m.subscribed_topic_names.end());
+    }
+    std::sort(subscribed->begin(), subscribed->end());
   }
   std::vector<error> errs(partitions.size(), error::none);
   meta::write_batch b;
@@ -391,6 +411,10 @@ group_description shard_groups::describe(const std::string& group) {
 std::vector<group_listing> shard_groups::list() const {
   std::vector<group_listing> out;
   for (const auto& [id, e] : _groups) {
+    if (e.consumer) {
+      out.push_back({id, "consumer", std::string(state_name(e.consumer->state())), "consumer"});
+      continue;
+    }
     if (!e.classic || e.classic->state() == group_state::dead) continue;
     out.push_back(
         {id, e.classic->protocol_type(), std::string(state_name(e.classic->state())), "classic"});
@@ -404,6 +428,8 @@ void shard_groups::delete_group(const std::string& group, std::function<void(err
   if (e == nullptr) return done(error::group_id_not_found);
   if (e->classic) {
     if (error err = e->classic->mark_dead(); err != error::none) return done(err);
+  } else if (e->consumer && !e->consumer->empty()) {
+    return done(error::non_empty_group);
   }
   meta::write_batch b;
   b.del(meta::cf::groups, meta::group_key(group));
@@ -423,6 +449,7 @@ void shard_groups::delete_group(const std::string& group, std::function<void(err
 }
 
 void shard_groups::tick(int64_t now_ms) {
+  tick_consumer_groups(now_ms);
   for (auto& [id, e] : _groups) {
     if (!e.classic || e.classic->next_deadline() > now_ms) continue;
     e.classic->tick(now_ms);

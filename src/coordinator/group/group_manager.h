@@ -32,6 +32,7 @@
 #include <sluice/config.h>
 
 #include "src/coordinator/group/classic_group.h"
+#include "src/coordinator/group/consumer_group.h"
 #include "src/coordinator/group/durable_writer.h"
 #include "src/meta/store.h"
 #include "src/net/shard_pool.h"
@@ -53,7 +54,7 @@ struct offset_commit_request {
   std::string member_id;
   std::optional<std::string> instance_id;
   int32_t generation = -1;  // or member epoch (KIP-848)
-  int16_t api_version = 0;  // v9+: GROUP_ID_NOT_FOUND for a group that does not exist
+  int16_t api_version = 0;  // v9+: GROUP_ID_NOT_FOUND for a missing group; KIP-848 needs v9+
   struct entry {
     std::string topic;
     int32_t partition = 0;
@@ -68,6 +69,9 @@ struct offset_fetch_request {
   // nullopt: every committed offset of the group.
   std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>> topics;
   bool require_stable = false;
+  // v9+: the KIP-848 member asking, checked against its group (nullopt/-1: not checked).
+  std::optional<std::string> member_id;
+  int32_t member_epoch = -1;
 };
 struct offset_fetch_result {
   kafka::error error = kafka::error::none;
@@ -110,7 +114,9 @@ struct leave_result {
 
 struct group_entry {
   std::string id;
-  std::unique_ptr<classic_group> classic;  // the protocol state (KIP-848: or a consumer group)
+  // The protocol state: exactly one of them is set.
+  std::unique_ptr<classic_group> classic;
+  std::unique_ptr<consumer_group> consumer;  // KIP-848 ("consumer" group type)
   std::map<std::pair<std::string, int32_t>, committed_offset> offsets;
   // What the log last said about the group (state changes are logged once, at info).
   group_state logged_state = group_state::empty;
@@ -137,6 +143,10 @@ class shard_groups {
                       std::vector<std::pair<std::string, int32_t>> partitions,
                       std::function<void(kafka::error, std::vector<kafka::error>)> done);
   group_description describe(const std::string& group);
+  // KIP-848 (consumer_groups.cc): a ConsumerGroupHeartbeat; the group, if a consumer group.
+  heartbeat_result consumer_heartbeat(const std::string& group, const heartbeat_request& req,
+                                      const topic_view& topics);
+  const consumer_group* find_consumer_group(const std::string& group) const;
   std::vector<group_listing> list() const;
   void delete_group(const std::string& group, std::function<void(kafka::error)> done);
 
@@ -156,6 +166,7 @@ class shard_groups {
 
  private:
   std::unique_ptr<classic_group> new_classic(const std::string& group);
+  void tick_consumer_groups(int64_t now_ms);
   std::string new_member_id(std::string_view client_id);
 
   group_manager& _owner;
