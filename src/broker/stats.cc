@@ -26,7 +26,7 @@ partition_stats stats_of(partition& p) {
 
 // Runs fn() on `shard` and waits for its result; nullopt when the shard did not answer in time.
 template <class T, class Fn>
-std::optional<T> run_on(broker& b, unsigned shard, std::chrono::milliseconds timeout, Fn fn) {
+std::optional<T> wait_on_shard(broker& b, unsigned shard, std::chrono::milliseconds timeout, Fn fn) {
   auto promise = std::make_shared<std::promise<T>>();
   auto future = promise->get_future();
   b.post(shard, [promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });
@@ -39,7 +39,7 @@ std::optional<T> run_on(broker& b, unsigned shard, std::chrono::milliseconds tim
 std::vector<partition_stats> broker::open_partition_stats(std::chrono::milliseconds timeout) {
   std::vector<partition_stats> out;
   for (unsigned shard = 0; shard < shard_count(); ++shard) {
-    auto got = run_on<std::vector<partition_stats>>(*this, shard, timeout, [this, shard] {
+    auto got = wait_on_shard<std::vector<partition_stats>>(*this, shard, timeout, [this, shard] {
       std::vector<partition_stats> v;
       partitions(shard).for_each_open([&](partition& p) { v.push_back(stats_of(p)); });
       return v;
@@ -58,7 +58,7 @@ std::vector<partition_stats> broker::topic_partition_stats(std::shared_ptr<const
   for (int32_t i = 0; i < topic->partitions; ++i) {
     const unsigned owner = owner_shard(topic->name, i, shard_count());
     auto got =
-        run_on<std::optional<partition_stats>>(*this, owner, timeout, [this, owner, topic, i] {
+        wait_on_shard<std::optional<partition_stats>>(*this, owner, timeout, [this, owner, topic, i] {
           auto p = partitions(owner).get(topic, i);
           return p ? std::optional(stats_of(*p.value())) : std::nullopt;
         });
