@@ -146,7 +146,8 @@ outcome<void> group_describe(const context& ctx, const std::string& group) {
   CLI_TRY(s, open_session(ctx));
   CLI_TRY(desc, describe_group(s.rk.get(), ctx.opt, group));
   CLI_TRY(committed, committed_offsets(s.rk.get(), ctx.opt, group));
-  // Every partition that is assigned or has a committed offset gets a lag row.
+  // Every partition of a topic the group committed to or is assigned gets a lag row, as
+  // kafka-consumer-groups shows them: a partition nobody committed yet lags by its whole log.
   std::map<std::pair<std::string, int32_t>, std::string> owner;
   for (const auto& m : desc.members) {
     for (const auto& tp : m.partitions) owner[tp] = m.id;
@@ -162,6 +163,7 @@ outcome<void> group_describe(const context& ctx, const std::string& group) {
     for (const auto& [p, off] : high) ends[{name, p}] = off;
   }
   std::set<std::pair<std::string, int32_t>> rows;
+  for (const auto& [tp, off] : ends) rows.insert(tp);
   for (const auto& [tp, off] : committed) rows.insert(tp);
   for (const auto& [tp, id] : owner) rows.insert(tp);
 
