@@ -43,7 +43,7 @@ struct part_read {
   int64_t last_stable_offset = -1;
   int64_t log_start_offset = -1;
   wire::records records;
-  topic_metrics* metrics = nullptr;  // the partition's, for bytes out
+  topic_metrics* metrics = nullptr;           // the partition's, for bytes out
   std::vector<storage::aborted_txn> aborted;  // read_committed only
 };
 

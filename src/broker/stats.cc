@@ -26,7 +26,8 @@ partition_stats stats_of(partition& p) {
 
 // Runs fn() on `shard` and waits for its result; nullopt when the shard did not answer in time.
 template <class T, class Fn>
-std::optional<T> wait_on_shard(broker& b, unsigned shard, std::chrono::milliseconds timeout, Fn fn) {
+std::optional<T> wait_on_shard(broker& b, unsigned shard, std::chrono::milliseconds timeout,
+                               Fn fn) {
   auto promise = std::make_shared<std::promise<T>>();
   auto future = promise->get_future();
   b.post(shard, [promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });
@@ -57,8 +58,8 @@ std::vector<partition_stats> broker::topic_partition_stats(std::shared_ptr<const
   std::vector<partition_stats> out;
   for (int32_t i = 0; i < topic->partitions; ++i) {
     const unsigned owner = owner_shard(topic->name, i, shard_count());
-    auto got =
-        wait_on_shard<std::optional<partition_stats>>(*this, owner, timeout, [this, owner, topic, i] {
+    auto got = wait_on_shard<std::optional<partition_stats>>(
+        *this, owner, timeout, [this, owner, topic, i] {
           auto p = partitions(owner).get(topic, i);
           return p ? std::optional(stats_of(*p.value())) : std::nullopt;
         });
