@@ -41,7 +41,7 @@ class KafkaJs(unittest.TestCase):
     def setUpClass(cls):
         install()
 
-    def test_admin_and_produce(self):
+    def test_admin_produce_and_group_consume(self):
         with Sluiced() as b:
             out = node(b.port)
             self.assertTrue(out["created"])
@@ -54,6 +54,11 @@ class KafkaJs(unittest.TestCase):
             self.assertEqual(len(out["acks"]), 9)  # 3 sends x 3 partitions
             for a in out["acks"]:
                 self.assertEqual(a["errorCode"], 0)
+            # The kafkajs group consumer read each record once and committed the ends.
+            self.assertEqual(out["consumed"],
+                             sorted(f"{i % 3}:k{i}=v{i} x{i}" for i in range(30)))
+            self.assertEqual(out["committed"], [{"partition": p, "offset": "10"}
+                                                for p in range(3)])
             self.assertEqual(out["offsets"], [{"partition": p, "high": "10", "low": "0"}
                                               for p in range(3)])
             # What kafkajs wrote, read back by librdkafka (kcat): order, keys, values, headers.

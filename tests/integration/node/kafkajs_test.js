@@ -1,7 +1,7 @@
 // kafkajs against sluiced: admin (create with configs, list, metadata, describe/alter configs,
 // offsets, delete) and produce (acks=all, keys, headers, gzip). Prints one JSON line of what
-// it saw; test_kafkajs.py checks it and reads the records back with kcat. Consuming with
-// kafkajs needs consumer groups (kafkajs has no assign-only consumer), so it is not here yet.
+// it saw; test_kafkajs.py checks it and reads the records back with kcat. Then a kafkajs
+// consumer group (JoinGroup/SyncGroup/Heartbeat/OffsetCommit) reads everything back and commits.
 'use strict'
 const { Kafka, logLevel, ConfigResourceTypes, CompressionTypes } = require('kafkajs')
 
@@ -63,11 +63,37 @@ async function main () {
   }
   out.acks = acks
   await producer.disconnect()
+  out.consumed = await consumeAll(30)
+  out.committed = (await admin.fetchOffsets({ groupId: 'kafkajs-group', topics: [topic] }))[0]
+    .partitions.map(p => ({ partition: p.partition, offset: p.offset }))
+    .sort((a, b) => a.partition - b.partition)
   out.offsets = (await admin.fetchTopicOffsets(topic))
     .map(o => ({ partition: o.partition, high: o.high, low: o.low }))
     .sort((a, b) => a.partition - b.partition)
   await admin.disconnect()
   process.stdout.write(JSON.stringify(out) + '\n')
+}
+
+// A one-member group from the beginning; returns what it read ("partition:key=value h").
+async function consumeAll (count) {
+  const consumer = kafka.consumer({ groupId: 'kafkajs-group', sessionTimeout: 10000 })
+  await consumer.connect()
+  await consumer.subscribe({ topics: [topic], fromBeginning: true })
+  const got = []
+  let resolveDone
+  const done = new Promise(resolve => { resolveDone = resolve })
+  await consumer.run({
+    autoCommit: true,
+    eachMessage: async ({ partition, message }) => {
+      got.push(`${partition}:${message.key}=${message.value} ${message.headers.h}`)
+      if (got.length === count) resolveDone()
+    }
+  })
+  const timer = setTimeout(() => { console.error(`consumed only ${got.length}`); process.exit(1) }, 60000)
+  await done
+  clearTimeout(timer)
+  await consumer.disconnect() // commits what was consumed
+  return got.sort()
 }
 
 async function cleanup () {
