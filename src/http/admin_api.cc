@@ -7,6 +7,7 @@
 
 #include "proto/sluice/admin.pb.h"
 #include "src/base/config_keys.h"
+#include "src/broker/partition_metadata.h"
 #include "src/broker/topic_names.h"
 
 namespace sluice::http {
@@ -96,22 +97,7 @@ std::optional<std::string> percent_decode(std::string_view s) {
   return out;
 }
 
-std::string uuid_to_base64(const wire::uuid& id) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (uint8_t b : id) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(acc >> bits) & 0x3f];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 0x3f];
-  return out;
-}
+std::string uuid_to_base64(const wire::uuid& id) { return broker::kafka_uuid_string(id); }
 
 admin_api::admin_api(broker::broker& b, const readiness& ready, group_directory* groups,
                      std::string version)
