@@ -117,8 +117,8 @@ net::reply framed(int32_t correlation_id, int16_t header_version, encoded_body b
 
 // A request for an API or version we do not serve: UNSUPPORTED_VERSION where the response can
 // carry it, otherwise the connection is closed (see unsupported_version.h).
-net::reply refuse(const net::connection_info& info, const std::vector<uint8_t>& frame,
-                  int16_t api_key, int16_t version, int32_t correlation_id) {
+net::reply refuse(const net::connection_info& info, std::span<const uint8_t> frame, int16_t api_key,
+                  int16_t version, int32_t correlation_id) {
   const kafka::api_info* api = kafka::find_api(api_key);
   const int16_t header_version = kafka::request_header_version(api_key, version);
   std::optional<wire::bytes> body;
@@ -138,7 +138,8 @@ net::reply refuse(const net::connection_info& info, const std::vector<uint8_t>& 
 
 }  // namespace
 
-void broker::dispatch(net::connection_info& info, std::vector<uint8_t> frame, net::reply_fn done) {
+void broker::dispatch(net::connection_info& info, net::frame request, net::reply_fn done) {
+  const std::span<uint8_t> frame = request.span();
   if (frame.size() < kMinHeaderBytes) {
     spdlog::warn("{}: request of {} bytes is shorter than a request header", info.peer,
                  frame.size());
@@ -159,7 +160,8 @@ void broker::dispatch(net::connection_info& info, std::vector<uint8_t> frame, ne
     return done(refuse(info, frame, api_key, version, correlation_id));
   }
 
-  wire::reader r(frame.data(), frame.size());
+  // Records fields borrow from the frame (no copy): a handler that keeps them keeps the frame.
+  wire::reader r(frame, std::move(request.data));
   request_context ctx{info, {}, _cfg, *this, m.errors};
   ctx.header.decode(r, kafka::request_header_version(api_key, version));
   if (!r.ok()) {

@@ -44,8 +44,7 @@ class producer_ids;
 class broker final : public net::dispatcher {
  public:
   broker(const config& cfg, net::shard_pool& shards, topic_manager& topics, std::string cluster_id);
-  void dispatch(net::connection_info& info, std::vector<uint8_t> frame,
-                net::reply_fn done) override;
+  void dispatch(net::connection_info& info, net::frame request, net::reply_fn done) override;
 
   const config& cfg() const { return _cfg; }
   topic_manager& topics() { return _topics; }

@@ -23,8 +23,9 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <span>
 
-#include "src/base/byte_order.h"
 #include "src/broker/broker.h"
 #include "src/broker/handler.h"
 #include "src/broker/partitions.h"
@@ -53,13 +54,15 @@ int64_t wall_ms() {
 }
 
 // Checks what must hold before a batch reaches the log; kafka::error::none when it may be
-// appended.
-kafka::error validate(const topic_entry& t, const records::batch_view& b, int64_t now,
-                      partition_outcome& out) {
-  if (!records::crc_ok(b.bytes)) {
+// appended, with `checked` set (the CRC is verified here, once: the log trusts checked batches).
+kafka::error validate(const topic_entry& t, std::span<uint8_t> bytes, int64_t now,
+                      partition_outcome& out, std::optional<records::checked_batch>& checked) {
+  auto c = records::check_batch(bytes);
+  if (!c) {
     out.message = "Record batch CRC mismatch";
     return kafka::error::corrupt_message;
   }
+  const records::batch_view b{c.value().header(), bytes};
   if (b.bytes.size() > static_cast<size_t>(t.settings.max_message_bytes)) {
     out.message = "Record batch of " + std::to_string(b.bytes.size()) +
                   " bytes exceeds max.message.bytes " +
@@ -73,6 +76,7 @@ kafka::error validate(const topic_entry& t, const records::batch_view& b, int64_
     out.message = "Clients are not allowed to write control records";
     return kafka::error::invalid_record;
   }
+  checked = c.value();
   if (!check_time && !t.settings.cleanup_compact) return kafka::error::none;
   // Only these checks need the records themselves (and decompression).
   auto decoded = records::decode_records(b.bytes, static_cast<size_t>(64) << 20);
@@ -102,22 +106,24 @@ kafka::error validate(const topic_entry& t, const records::batch_view& b, int64_
 
 // Validates and appends one partition's batches on its owner shard, then calls `done` there:
 // at once for acks 0/1, once the data is fdatasync'ed (group commit) for acks=all.
-void produce_one(partition& p, wire::bytes& blob, int16_t acks,
+void produce_one(partition& p, std::span<uint8_t> blob, int16_t acks,
                  std::function<void(partition_outcome)> done) {
   partition_outcome out;
   out.index = p.index();
   const int64_t now = wall_ms();
   // Validate every batch first so a request is all-or-nothing per partition.
-  std::vector<std::span<uint8_t>> batches;
+  std::vector<records::checked_batch> batches;
   std::vector<records::batch_header> headers;
   records::batch_iterator it(blob);
   while (const auto* b = it.next()) {
-    if (auto e = validate(p.topic(), *b, now, out); e != kafka::error::none) {
+    auto offset = static_cast<size_t>(b->bytes.data() - blob.data());
+    std::optional<records::checked_batch> checked;
+    auto e = validate(p.topic(), blob.subspan(offset, b->bytes.size()), now, out, checked);
+    if (e != kafka::error::none) {
       out.error = e;
       return done(std::move(out));
     }
-    auto offset = static_cast<size_t>(b->bytes.data() - blob.data());
-    batches.emplace_back(blob.data() + offset, b->bytes.size());
+    batches.push_back(*checked);
     headers.push_back(b->header);
   }
   if (it.error() != errc::ok || it.partial() || batches.empty()) {
@@ -146,7 +152,7 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
       if (i == 0) return done(std::move(out));
       break;
     }
-    const int32_t records = be::load_i32(batches[i].data() + records::kRecordsCountOffset);
+    const int32_t records = batches[i].header().records_count;
     auto r = p.log().append(batches[i], now);
     if (!r) {
       spdlog::error("append to {}-{}: {}", p.topic().name, p.index(), r.error().message());
@@ -163,7 +169,7 @@ void produce_one(partition& p, wire::bytes& blob, int16_t acks,
       out.log_append_time = r.value().log_append_time;
     }
     last = r.value().last_offset;
-    p.metrics().bytes_in.inc(batches[i].size());
+    p.metrics().bytes_in.inc(batches[i].bytes().size());
     p.metrics().messages_in.inc(static_cast<uint64_t>(std::max(records, 0)));
   }
   p.notify_appended();
@@ -234,14 +240,15 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
         pr.error_code = kafka::code(kafka::error::unknown_topic_or_partition);
         continue;
       }
-      if (!pd.records || pd.records->empty()) {
+      if (pd.records.size() == 0 || pd.records.file) {
         pr.error_code = kafka::code(kafka::error::corrupt_message);
         continue;
       }
       ++state->pending;
       b.with_partition_async<partition_outcome>(
           home, it->second, pd.index,
-          [blob = std::move(*pd.records), acks = req.acks, index = pd.index](
+          // The records stay in the request frame (borrowed): the log writes them from there.
+          [blob = std::move(pd.records), acks = req.acks, index = pd.index](
               result<partition*> p, std::function<void(partition_outcome)> finish) mutable {
             if (!p) {
               partition_outcome out;
@@ -250,7 +257,7 @@ void handle(request_context& ctx, produce_request& req, responder<produce_respon
               out.message = p.error().message();
               return finish(std::move(out));
             }
-            produce_one(*p.value(), blob, acks, std::move(finish));
+            produce_one(*p.value(), blob.mutable_view(), acks, std::move(finish));
           },
           [slot = &pr, finish_one, name = t.name](partition_outcome out) {
             if (out.error != kafka::error::none) {

@@ -91,8 +91,8 @@ void connection::read_size() {
 }
 
 void connection::read_body(uint32_t size) {
-  _body.resize(size);
-  asio::async_read(_socket, asio::buffer(_body),
+  _body = frame::allocate(size);
+  asio::async_read(_socket, asio::buffer(_body.data.get(), _body.size),
                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                      if (ec) return self->close();
                      self->arm_idle_timer();

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,12 +59,23 @@ struct connection_info {
 
 using reply_fn = std::function<void(reply)>;
 
+// A request frame (without its size prefix) as read off the socket. The buffer is not zero-filled
+// before the read, and it is shared so a decoded request can keep pointing into it: Produce
+// records go from here to the log without another copy.
+struct frame {
+  std::shared_ptr<uint8_t[]> data;
+  size_t size = 0;
+
+  static frame allocate(size_t n) { return {std::make_shared_for_overwrite<uint8_t[]>(n), n}; }
+  std::span<uint8_t> span() const { return {data.get(), size}; }
+};
+
 class dispatcher {
  public:
   virtual ~dispatcher() = default;
   // Called on the connection's shard for each request, in arrival order. `done` must be called
   // exactly once, on the same shard, possibly later.
-  virtual void dispatch(connection_info& info, std::vector<uint8_t> frame, reply_fn done) = 0;
+  virtual void dispatch(connection_info& info, frame request, reply_fn done) = 0;
 };
 
 struct connection_options {
@@ -105,7 +117,7 @@ class connection : public std::enable_shared_from_this<connection> {
   connection_options _opts;
   connection_info _info;
   uint8_t _size_buf[4] = {};
-  std::vector<uint8_t> _body;
+  frame _body;
   uint64_t _next_seq = 0;    // sequence number of the next request read
   uint64_t _next_write = 0;  // sequence number of the next reply to write
   std::map<uint64_t, reply> _ready;

@@ -124,6 +124,11 @@ result<batch_header> validate_batch(byte_span whole_batch) {
 
 bool crc_ok(byte_span whole_batch) { return validate_batch(whole_batch).has_value(); }
 
+result<checked_batch> check_batch(std::span<uint8_t> whole_batch) {
+  SLUICE_TRY(h, validate_batch(whole_batch));
+  return checked_batch(whole_batch, h);
+}
+
 const batch_view* batch_iterator::next() {
   if (_error != errc::ok || _partial) return nullptr;
   size_t left = _blob.size() - _pos;

@@ -99,6 +99,24 @@ bool crc_ok(byte_span whole_batch);
 // Header + exact size + CRC: what a broker checks before appending a produced batch.
 result<batch_header> validate_batch(byte_span whole_batch);
 
+// A batch that passed validate_batch(): holding one proves the CRC was verified on these bytes, so
+// the log need not verify it again (one CRC pass per produced batch, not two). Only check_batch()
+// makes one. The bytes may still be changed where the CRC does not reach (baseOffset) or where
+// the changer recomputes it (LogAppendTime).
+class checked_batch {
+ public:
+  std::span<uint8_t> bytes() const { return _bytes; }
+  const batch_header& header() const { return _header; }
+
+ private:
+  friend result<checked_batch> check_batch(std::span<uint8_t> whole_batch);
+  checked_batch(std::span<uint8_t> b, const batch_header& h) : _bytes(b), _header(h) {}
+  std::span<uint8_t> _bytes;
+  batch_header _header;
+};
+// validate_batch() on bytes the caller may later hand to the log.
+result<checked_batch> check_batch(std::span<uint8_t> whole_batch);
+
 struct batch_view {
   batch_header header;
   byte_span bytes;  // the whole batch, kLogOverhead + batch_length bytes

@@ -98,6 +98,18 @@ std::optional<bytes> reader::read_nullable_bytes(bool compact) {
   return bytes(s.begin(), s.end());
 }
 
+records reader::read_records(bool compact, bool nullable) {
+  int64_t n = read_length(compact, true);
+  if (n == -1 && !nullable) fail(errc::invalid_length);
+  if (n < 0) return records();
+  auto s = read_span(static_cast<size_t>(n));
+  if (!ok()) return records();
+  if (_owner == nullptr) return records(bytes(s.begin(), s.end()));
+  records r;
+  r.borrowed = records::borrowed_bytes{{_mutable + (s.data() - _begin), s.size()}, _owner};
+  return r;
+}
+
 int32_t reader::read_array_length(bool compact, bool nullable, size_t min_element_size) {
   int64_t n = compact ? static_cast<int64_t>(read_uvarint()) - 1 : read_int32();
   if (!ok()) return 0;
@@ -173,6 +185,7 @@ void writer::write_array_length(int32_t n, bool compact) {
 }
 
 void writer::write_records(const records& r, bool compact) {
+  if (r.borrowed) return write_bytes(r.borrowed->data, compact);
   if (!r.file) return write_nullable_bytes(r, compact);
   if (compact) {
     write_uvarint(r.file->length + 1);

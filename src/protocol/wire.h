@@ -12,6 +12,7 @@
 //
 // Thread safety: a reader or writer is used by one thread at a time.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -48,20 +49,39 @@ struct splice {
   file_range range;
 };
 
-// The value of a `records` field: null, bytes in memory (every decoded request; small
-// responses), or a file range to sendfile (Fetch responses). It is a std::optional<bytes> with
-// one more alternative, so code that only deals in bytes reads as usual.
+// The value of a `records` field: null, bytes in memory (decoded requests; small responses),
+// bytes borrowed from a request frame (decoded by a borrowing reader, below: Produce), or a file
+// range to sendfile (Fetch responses). It is a std::optional<bytes> with two more alternatives;
+// view() gives the bytes in memory whichever way they are held.
 struct records : std::optional<bytes> {
   using std::optional<bytes>::optional;
   using std::optional<bytes>::operator=;
-  std::optional<file_range> file;  // when set, encoded instead of the bytes
+  // Bytes inside a buffer that `owner` keeps alive. Mutable: the log assigns offsets in place
+  // before it writes a produced batch, so the bytes are never copied on the way to disk.
+  struct borrowed_bytes {
+    std::span<uint8_t> data;
+    std::shared_ptr<void> owner;
+  };
+  std::optional<file_range> file;          // when set, encoded instead of the bytes
+  std::optional<borrowed_bytes> borrowed;  // when set, the bytes (the optional is empty)
 
-  bool is_null() const { return !has_value() && !file; }
-  size_t size() const { return file ? file->length : has_value() ? value().size() : 0; }
+  bool is_null() const { return !has_value() && !file && !borrowed; }
+  size_t size() const { return file ? file->length : view().size(); }
+  // The bytes in memory (owned or borrowed); empty for null or a file range.
+  std::span<const uint8_t> view() const {
+    if (borrowed) return borrowed->data;
+    return has_value() ? std::span<const uint8_t>(value()) : std::span<const uint8_t>();
+  }
+  std::span<uint8_t> mutable_view() {
+    if (borrowed) return borrowed->data;
+    return has_value() ? std::span<uint8_t>(value()) : std::span<uint8_t>();
+  }
+  // Equal when both are null or hold the same bytes (however held), and the same file range.
   bool operator==(const records& o) const {
-    return static_cast<const std::optional<bytes>&>(*this) ==
-               static_cast<const std::optional<bytes>&>(o) &&
-           file == o.file;
+    const auto a = view();
+    const auto b = o.view();
+    return is_null() == o.is_null() && file == o.file &&
+           std::equal(a.begin(), a.end(), b.begin(), b.end());
   }
 };
 
@@ -75,8 +95,15 @@ using tagged_fields = std::vector<tagged_field>;
 
 class reader {
  public:
-  reader(const uint8_t* data, size_t size) : _p(data), _end(data + size) {}
+  reader(const uint8_t* data, size_t size) : _begin(data), _p(data), _end(data + size) {}
   explicit reader(std::span<const uint8_t> s) : reader(s.data(), s.size()) {}
+  // A borrowing reader: `buf` is a mutable buffer kept alive by `owner`, and records fields read
+  // from it point into it (records::borrowed) instead of being copied. The other fields are
+  // copied as usual.
+  reader(std::span<uint8_t> buf, std::shared_ptr<void> owner) : reader(buf.data(), buf.size()) {
+    _mutable = buf.data();
+    _owner = std::move(owner);
+  }
 
   bool ok() const { return _err == errc::ok; }
   errc error() const { return _err; }
@@ -116,6 +143,8 @@ class reader {
   // BYTES / NULLABLE_BYTES (int32 length) and COMPACT_ variants.
   bytes read_bytes(bool compact);
   std::optional<bytes> read_nullable_bytes(bool compact);
+  // RECORDS (nullable BYTES where `nullable`); borrowed from the buffer by a borrowing reader.
+  records read_records(bool compact, bool nullable);
   // Array length: -1 for null (only legal when nullable). Fails if count * min_element_size
   // exceeds the remaining bytes, so callers may reserve(count) safely.
   int32_t read_array_length(bool compact, bool nullable, size_t min_element_size = 1);
@@ -150,9 +179,12 @@ class reader {
   // Reads a length prefix; returns -1 for null, or fails and returns -2.
   int64_t read_length(bool compact, bool wide);
 
+  const uint8_t* _begin;
   const uint8_t* _p;
   const uint8_t* _end;
   errc _err = errc::ok;
+  uint8_t* _mutable = nullptr;  // == _begin, writable, for a borrowing reader
+  std::shared_ptr<void> _owner;
 };
 
 class writer {

@@ -215,7 +215,14 @@ std::error_code log::write_start_offset(int64_t offset) {
 
 result<log::append_result> log::append(std::span<uint8_t> batch, int64_t now_ms) {
   if (_gc->error()) return errc::io_error;
-  SLUICE_TRY(h, records::validate_batch(batch));
+  SLUICE_TRY(checked, records::check_batch(batch));
+  return append(checked, now_ms);
+}
+
+result<log::append_result> log::append(const records::checked_batch& checked, int64_t now_ms) {
+  if (_gc->error()) return errc::io_error;
+  const std::span<uint8_t> batch = checked.bytes();
+  const records::batch_header& h = checked.header();
   int64_t append_time = -1;
   if (_opts.log_append_time) {
     if (now_ms < 0) return errc::invalid_config;

@@ -4,7 +4,8 @@
 //
 // Contract:
 // - append() validates one whole v2 batch (header, size, CRC: a bad batch would otherwise make
-//   recovery drop it and everything after), assigns it offsets [log_end_offset(), +count) by
+//   recovery drop it and everything after; a records::checked_batch was validated already),
+//   assigns it offsets [log_end_offset(), +count) by
 //   rewriting its baseOffset in place, and writes it to the active segment. The active segment
 //   rolls first when the batch would take it past segment_bytes. An append that fails leaves the
 //   log as it was: readable, and later appends may succeed (e.g. after ENOSPC clears).
@@ -55,6 +56,7 @@
 #include <vector>
 
 #include "src/base/errc.h"
+#include "src/protocol/record_batch.h"
 #include "src/protocol/wire.h"
 #include "src/storage/file_io.h"
 #include "src/storage/group_commit.h"
@@ -109,6 +111,9 @@ class log {
     int64_t log_append_time = -1;  // for ProduceResponse; -1 for CreateTime topics
   };
   result<append_result> append(std::span<uint8_t> batch, int64_t now_ms);
+  // The same for a batch the caller has already validated (Produce does, to answer with Kafka's
+  // errors): the CRC is not computed a second time.
+  result<append_result> append(const records::checked_batch& batch, int64_t now_ms);
   // For callers without a clock (tools, tests): never rolls by time; errc::invalid_config when
   // the log stamps LogAppendTime.
   result<append_result> append(std::span<uint8_t> batch) { return append(batch, -1); }

@@ -2,15 +2,21 @@
 confluent-kafka (librdkafka) with acks=all; kafka-python; Kafka's validation errors."""
 
 import os
+import socket
+import struct
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sluiced_process import Sluiced  # noqa: E402
+from sluiced_process import Sluiced, recv_frame, send_frame  # noqa: E402
+from test_idempotence import batch  # noqa: E402  (a hand-made v2 batch with its CRC-32C)
 
 from confluent_kafka import KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+
+CORRUPT_MESSAGE = 2
 
 
 def kcat(*args, input=None, timeout=60):
@@ -135,6 +141,58 @@ class Confluent(unittest.TestCase):
             self.assertEqual(reports[0][0].code(), KafkaError.INVALID_RECORD)
             reports = produce_confluent(b.port, "compacted", [(b"k", b"keyed")])
             self.assertIsNone(reports[0][0])
+
+
+def produce_frame(correlation_id, acks, parts):
+    """A Produce v3 request to topic "raw": parts is [(partition, records bytes)]."""
+    body = struct.pack(">hhi", -1, acks, 30000) + struct.pack(">ih", 1, 3) + b"raw"
+    body += struct.pack(">i", len(parts))
+    for index, records in parts:
+        body += struct.pack(">ii", index, len(records)) + records
+    return struct.pack(">hhih", 0, 3, correlation_id, 3) + b"raw" + body
+
+
+def produce_results(resp):
+    """(partition, error_code, base_offset) per partition of a Produce v3 response."""
+    pos = 4 + 4  # correlation id, topics count
+    (n,) = struct.unpack_from(">h", resp, pos)
+    pos += 2 + n
+    (count,) = struct.unpack_from(">i", resp, pos)
+    pos += 4
+    out = []
+    for _ in range(count):
+        index, err, base, _ = struct.unpack_from(">ihqq", resp, pos)
+        out.append((index, err, base))
+        pos += 22
+    return out
+
+
+class RawProduce(unittest.TestCase):
+    """What no client sends on purpose: a corrupt batch among pipelined multi-partition requests
+    (the broker verifies each CRC once and writes the batches from the request frame itself)."""
+
+    def test_corrupt_batch_is_refused_and_pipelined_batches_land_intact(self):
+        with Sluiced() as b:
+            admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{b.port}"})
+            admin.create_topics([NewTopic("raw", 2, 1)])["raw"].result(10)
+            a, bb = batch(-1, -1, -1, [b"a0", b"a1"]), batch(-1, -1, -1, [b"b0"])
+            c, d = batch(-1, -1, -1, [b"c0" * 3000]), batch(-1, -1, -1, [b"d0", b"d1", b"d2"])
+            bad = bytearray(batch(-1, -1, -1, [b"bad"]))
+            bad[-3] ^= 0x20  # inside the value: only the CRC can tell
+            with socket.create_connection(("127.0.0.1", b.port), timeout=30) as s:
+                # Sent back to back before any response is read: frames stay alive while queued.
+                send_frame(s, produce_frame(1, 1, [(0, a), (1, bb)]))
+                send_frame(s, produce_frame(2, -1, [(0, bytes(bad))]))
+                send_frame(s, produce_frame(3, -1, [(0, c), (1, d)]))
+                send_frame(s, produce_frame(4, 1, [(1, bytes(bad) + d)]))
+                got = [produce_results(recv_frame(s)) for _ in range(4)]
+            self.assertEqual(got, [[(0, 0, 0), (1, 0, 0)], [(0, CORRUPT_MESSAGE, -1)],
+                                   [(0, 0, 2), (1, 0, 1)], [(1, CORRUPT_MESSAGE, -1)]])
+            for part, want in ((0, ["a0", "a1", "c0" * 3000]), (1, ["b0", "d0", "d1", "d2"])):
+                r = kcat("-b", f"127.0.0.1:{b.port}", "-C", "-t", "raw", "-p", str(part),
+                         "-o", "beginning", "-e", "-f", "%o %s\n")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stdout.splitlines(), [f"{i} {v}" for i, v in enumerate(want)])
 
 
 class KafkaPython(unittest.TestCase):

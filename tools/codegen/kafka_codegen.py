@@ -711,6 +711,8 @@ def read_scalar(elem, compact, opt, ncond, rd):
         if opt:
             return f"detail::get_string({rd}, {ncond}, {compact})"
         return f"{rd}.read_string({compact})"
+    if elem == "records":
+        return f"{rd}.read_records({compact}, {ncond})"
     if elem in ("bytes", "records"):
         if opt:
             return f"detail::get_bytes({rd}, {ncond}, {compact})"
@@ -883,7 +885,7 @@ inline void put_bytes(wire::writer& w, const std::optional<wire::bytes>& b, bool
 // A records field: nullable where the version allows, and possibly a file range (sendfile).
 inline void put_records(wire::writer& w, const wire::records& r, bool nullable, bool compact) {
   if (r.file || nullable) return w.write_records(r, compact);
-  w.write_bytes(r ? std::span<const uint8_t>(*r) : std::span<const uint8_t>(), compact);
+  w.write_bytes(r.view(), compact);
 }
 
 inline std::optional<wire::bytes> get_bytes(wire::reader& r, bool nullable, bool compact) {

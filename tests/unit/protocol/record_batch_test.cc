@@ -195,6 +195,20 @@ TEST(RecordBatch, CrcMismatchDetected) {
   EXPECT_EQ(validate_batch(copy).error(), errc::crc_mismatch);
 }
 
+// check_batch is the one CRC pass of a produced batch (the log trusts what it returns).
+TEST(RecordBatch, CheckBatchVerifiesTheCrcAndKeepsTheBytes) {
+  auto bytes = sample_batch();
+  auto c = check_batch(bytes);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c.value().bytes().data(), bytes.data());
+  EXPECT_EQ(c.value().bytes().size(), bytes.size());
+  EXPECT_EQ(c.value().header().records_count, validate_batch(bytes).value().records_count);
+  bytes[kAttributesOffset + 30] ^= 1;
+  EXPECT_EQ(check_batch(bytes).error(), errc::crc_mismatch);
+  bytes.push_back(0);
+  EXPECT_FALSE(check_batch(bytes));
+}
+
 TEST(RecordBatch, HeaderErrors) {
   auto bytes = sample_batch();
   auto copy = bytes;

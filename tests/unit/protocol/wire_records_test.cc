@@ -2,6 +2,10 @@
 // the length prefix and a splice (where the connection sendfile()s the range), no data.
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <span>
+#include <vector>
+
 #include "kafka/fetch.h"
 #include "src/protocol/wire.h"
 
@@ -62,6 +66,65 @@ TEST(WireRecords, BytesAndNullEncodeAsBefore) {
   w.write_records(records(), false);
   EXPECT_TRUE(w.splices().empty());
   EXPECT_EQ(out, (bytes{0, 0, 0, 3, 1, 2, 3, 0xff, 0xff, 0xff, 0xff}));
+}
+
+// Produce records are not copied on decode: a borrowing reader hands out a view into the frame
+// that keeps the frame alive, and writes through it reach the frame (the log patches baseOffset).
+TEST(WireRecords, BorrowingReaderPointsIntoTheFrameAndKeepsItAlive) {
+  for (bool compact : {false, true}) {
+    bytes encoded;
+    writer w(encoded);
+    w.write_int8(7);
+    w.write_records(records(bytes{1, 2, 3, 4}), compact);
+    w.write_records(records(), compact);  // null
+    auto frame = std::make_shared<std::vector<uint8_t>>(encoded);
+    std::weak_ptr<std::vector<uint8_t>> alive = frame;
+    records got;
+    records null;
+    {
+      reader rd(std::span<uint8_t>(*frame), frame);
+      frame.reset();
+      EXPECT_EQ(rd.read_int8(), 7);
+      got = rd.read_records(compact, true);
+      null = rd.read_records(compact, true);
+      ASSERT_TRUE(rd.ok());
+    }
+    ASSERT_TRUE(got.borrowed);
+    EXPECT_FALSE(got.has_value());  // nothing copied
+    EXPECT_FALSE(got.is_null());
+    EXPECT_TRUE(null.is_null());
+    ASSERT_FALSE(alive.expired()) << "the view must keep the frame";
+    const size_t prefix = compact ? 1 : 4;
+    EXPECT_EQ(got.view().data(), alive.lock()->data() + 1 + prefix);
+    EXPECT_EQ(got, records(bytes{1, 2, 3, 4}));
+    got.mutable_view()[0] = 9;
+    EXPECT_EQ((*alive.lock())[1 + prefix], 9);
+    // Encoding a borrowed value writes its bytes, as for owned ones.
+    bytes again;
+    writer w2(again);
+    w2.write_records(got, compact);
+    bytes expected;
+    writer w3(expected);
+    w3.write_records(records(bytes{9, 2, 3, 4}), compact);
+    EXPECT_EQ(again, expected);
+    got = records();
+    EXPECT_TRUE(alive.expired());
+  }
+}
+
+TEST(WireRecords, PlainReaderCopiesAndNullIsRefusedWhereNotNullable) {
+  bytes encoded;
+  writer w(encoded);
+  w.write_records(records(bytes{5, 6}), false);
+  w.write_int32(-1);
+  reader rd(encoded.data(), encoded.size());
+  records r = rd.read_records(false, false);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r.borrowed);
+  EXPECT_EQ(*r, (bytes{5, 6}));
+  EXPECT_TRUE(rd.ok());
+  (void)rd.read_records(false, false);
+  EXPECT_FALSE(rd.ok());
 }
 
 }  // namespace

@@ -115,6 +115,28 @@ TEST(Log, RejectsCorruptBatch) {
   EXPECT_EQ(l->log_end_offset(), 0);
 }
 
+// Produce validates each batch once (records::check_batch) and appends the checked batch: the
+// same bytes and offsets as the validating append, and LogAppendTime still leaves a valid CRC.
+TEST(Log, AppendsACheckedBatchLikeAnyOther) {
+  for (bool append_time : {false, true}) {
+    fixture f;
+    f.opts.log_append_time = append_time;
+    auto l = f.open();
+    auto b1 = make_batch(3);
+    auto b2 = make_batch(2);
+    auto a1 = l->append(b1, 5000).value();
+    auto c2 = records::check_batch(b2);
+    ASSERT_TRUE(c2);
+    auto a2 = l->append(c2.value(), 6000).value();
+    EXPECT_EQ(a2.base_offset, 3);
+    EXPECT_EQ(a2.last_offset, 4);
+    EXPECT_EQ(a2.log_append_time, append_time ? 6000 : -1);
+    EXPECT_EQ(l->read_bytes(3, 1 << 20).value(), b2);  // offsets and stamp were written in place
+    EXPECT_EQ(offsets_in(l->read_bytes(0, 1 << 20).value()), range(0, 5));  // CRCs valid
+    EXPECT_EQ(a1.base_offset, 0);
+  }
+}
+
 TEST(Log, RollsBySegmentBytesAndReadsAcrossSegments) {
   fixture f;
   auto l = f.open();
