@@ -74,6 +74,8 @@ class Kip848(unittest.TestCase):
             print("kip848 client result:", json.dumps(result), file=sys.stderr)
             self.assertEqual(sorted(result["shares"]), [2, 2, 2])
             self.assertEqual(result["resumed_from"], 90)
+            self.assertEqual(result["regex_owned"], ["rx-a:0", "rx-a:1", "rx-b:0"])
+            self.assertEqual(result["regex_consumed"], [1000, 1001, 1002])
             versions = result["versions"]
             self.assertEqual(versions.get("ConsumerGroupHeartbeat"), [1])
             self.assertIn("OffsetCommit", versions)
