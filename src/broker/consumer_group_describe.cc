@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "src/broker/broker.h"
+#include "src/broker/group_requests.h"
 #include "src/broker/handler.h"
 #include "src/broker/topic_view.h"
 
@@ -16,9 +17,6 @@ namespace {
 using kafka::consumer_group_describe_request;
 using kafka::consumer_group_describe_response;
 using described = consumer_group_describe_response::described_group;
-
-// Every group operation (READ, DELETE, DESCRIBE): Sluice has no ACLs yet.
-constexpr int32_t kAllGroupOperations = (1 << 3) | (1 << 6) | (1 << 8);
 
 struct gather {
   consumer_group_describe_response resp;

@@ -1,12 +1,13 @@
 // DescribeGroups (key 15, v0-5): state, protocol and members of each group; member metadata
 // and assignments only while Stable (as Kafka). Unknown groups are reported as Dead with no
-// error (v0-5).
+// error (v0-5). v3+ with include_authorized_operations: every group operation (no ACLs yet).
 
 #include "kafka/describe_groups.h"
 
 #include <memory>
 
 #include "src/broker/broker.h"
+#include "src/broker/group_requests.h"
 #include "src/broker/handler.h"
 
 namespace sluice::broker {
@@ -33,9 +34,13 @@ void handle(request_context& ctx, describe_groups_request& req,
                                 std::function<void(coordinator::group_description)> done) {
           done(sg.describe(group));
         },
-        [state, i, reply](coordinator::group_description d) {
+        [state, i, reply,
+         with_ops = req.include_authorized_operations](coordinator::group_description d) {
           auto& g = state->resp.groups[i];
           g.error_code = kafka::code(d.error);
+          if (with_ops && d.error == kafka::error::none) {
+            g.authorized_operations = kAllGroupOperations;
+          }
           g.group_id = std::move(d.group_id);
           g.group_state = std::move(d.state);
           g.protocol_type = std::move(d.protocol_type);

@@ -1,14 +1,21 @@
 #pragma once
-// What the group handlers share: the member's client id and host as Kafka reports them, and
-// the coordinator's byte strings. The group logic itself lives in src/coordinator/group.
+// What the group handlers share: the member's client id and host as Kafka reports them, the
+// authorized operations of a group, and the coordinator's byte strings. The group logic itself
+// lives in src/coordinator/group.
 //
 // Thread safety: pure functions.
 
+#include <cstdint>
 #include <string>
 
 #include "src/broker/handler.h"
 
 namespace sluice::broker {
+
+// authorized_operations of a group (DescribeGroups v3+, ConsumerGroupDescribe): a bit per Kafka
+// AclOperation code allowed, READ (3), DELETE (6), DESCRIBE (8) being every operation Kafka
+// defines on a group. Sluice has no ACLs yet, so all of them.
+inline constexpr int32_t kAllGroupOperations = (1 << 3) | (1 << 6) | (1 << 8);
 
 inline std::string client_id_of(const request_context& ctx) {
   return ctx.header.client_id.value_or("");

@@ -451,6 +451,46 @@ heartbeat_result consumer_group::leave(const heartbeat_request& req) {
   return r;
 }
 
+consumer_group_snapshot consumer_group::snapshot() const {
+  consumer_group_snapshot s;
+  s.group_epoch = _group_epoch;
+  s.assignment_epoch = _assignment_epoch;
+  for (const auto& [id, m] : _members) {
+    consumer_group_snapshot::member sm{m, target_of(id)};
+    sm.m.session_deadline = {};
+    sm.m.rebalance_deadline.reset();
+    s.members.push_back(std::move(sm));
+  }
+  s.subscription_metadata = _subscription_metadata;
+  return s;
+}
+
+std::unique_ptr<consumer_group> consumer_group::restore(std::string group_id,
+                                                        const consumer_group_snapshot& s,
+                                                        int32_t session_timeout_ms,
+                                                        clock_time now) {
+  auto g = std::make_unique<consumer_group>(std::move(group_id));
+  g->_group_epoch = s.group_epoch;
+  g->_assignment_epoch = s.assignment_epoch;
+  for (const auto& sm : s.members) {
+    consumer_member m = sm.m;
+    member_assignment_state cur = std::move(m.current);
+    m.current = member_assignment_state{};
+    m.session_deadline = now + std::chrono::milliseconds(session_timeout_ms);
+    if (cur.state == member_state::unrevoked_partitions) {
+      m.rebalance_deadline = now + std::chrono::milliseconds(m.rebalance_timeout_ms);
+    }
+    if (m.instance_id) g->_static_members[*m.instance_id] = m.member_id;
+    g->_target[m.member_id] = sm.target;
+    auto& slot = g->_members[m.member_id] = std::move(m);
+    g->set_current(slot, std::move(cur));  // rebuilds the partition epochs
+  }
+  // The topic metadata the target was computed from: a change while the broker was down
+  // still bumps the epoch on the next heartbeat.
+  g->_subscription_metadata = s.subscription_metadata;
+  return g;
+}
+
 std::vector<std::string> consumer_group::expire(clock_time now) {
   std::vector<std::string> gone;
   for (const auto& [id, m] : _members) {

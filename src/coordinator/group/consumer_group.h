@@ -16,14 +16,17 @@
 //   Rebalance timeout: a member that has not revoked partitions within its rebalance timeout
 //   is removed. Both via expire(now), which the owner calls at next_deadline().
 //
-// Not here: I/O, clocks, member id generation, persistence. The group is not persisted: after a
-// restart members heartbeat into a missing group and rejoin (see the manager).
+// Persistence: snapshot() is what survives a restart (epochs, members with their member epochs,
+// subscriptions and assignments, static members, targets, the subscription metadata); the
+// manager writes it when it changed and restore() rebuilds the group, every member's session
+// starting again at the restore. Not here: I/O, clocks, member id generation.
 //
 // Thread safety: none; the owning shard serializes every call.
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -109,9 +112,30 @@ struct consumer_member {
   std::optional<clock_time> rebalance_deadline;  // while revocations are outstanding
 };
 
+// The persistent part of a consumer group (session and rebalance deadlines are not in it).
+struct consumer_group_snapshot {
+  int32_t group_epoch = 0;
+  int32_t assignment_epoch = 0;
+  struct member {
+    consumer_member m;  // session_deadline/rebalance_deadline unset
+    topic_assignment target;
+  };
+  std::vector<member> members;
+  std::map<std::string, std::pair<topic_id, int32_t>> subscription_metadata;
+};
+
 class consumer_group {
  public:
   explicit consumer_group(std::string group_id) : _group_id(std::move(group_id)) {}
+
+  consumer_group_snapshot snapshot() const;
+  // Members get a fresh session (now + session_timeout_ms) and, while revoking, a fresh
+  // rebalance timeout: the broker was away, not they.
+  static std::unique_ptr<consumer_group> restore(std::string group_id,
+                                                 const consumer_group_snapshot& s,
+                                                 int32_t session_timeout_ms, clock_time now);
+  // Wall-clock ms when the group last became Empty (offsets retention); 0 with members.
+  int64_t empty_since_wall_ms = 0;
 
   const std::string& group_id() const { return _group_id; }
   int32_t group_epoch() const { return _group_epoch; }

@@ -5,13 +5,18 @@
 //   committed offsets stay);
 // - a group of the classic kind with members is GROUP_ID_NOT_FOUND ("not a consumer group");
 // - a regular heartbeat (epoch > 0) for a group that does not exist is UNKNOWN_MEMBER_ID, not
-//   Kafka's GROUP_ID_NOT_FOUND: consumer groups are not persisted, so after a restart members
-//   find their group gone, and librdkafka rejoins on UNKNOWN_MEMBER_ID but treats
-//   GROUP_ID_NOT_FOUND as fatal. Leaves (epoch -1/-2) of a missing group stay GROUP_ID_NOT_FOUND.
+//   Kafka's GROUP_ID_NOT_FOUND: a group gone (deleted, expired, its record lost) makes its
+//   members rejoin, where librdkafka would treat GROUP_ID_NOT_FOUND as fatal. Leaves (epoch
+//   -1/-2) of a missing group stay GROUP_ID_NOT_FOUND.
+// - persistence: after every heartbeat and expiry the group's record is written when its snapshot
+//   changed (persist_consumer); load() restores it, so members keep their epochs across a
+//   restart. An Empty group without offsets is dropped, and its record deleted.
 
 #include <spdlog/spdlog.h>
 
+#include "src/coordinator/group/consumer_group_record.h"
 #include "src/coordinator/group/group_manager.h"
+#include "src/meta/keys.h"
 
 namespace sluice::coordinator {
 namespace {
@@ -57,7 +62,27 @@ heartbeat_result shard_groups::consumer_heartbeat(const std::string& group,
   settings.session_timeout_ms = cfg.group_consumer_session_timeout_ms;
   settings.heartbeat_interval_ms = cfg.group_consumer_heartbeat_interval_ms;
   settings.max_size = cfg.group_max_size;
-  return e->consumer->heartbeat(req, topics, settings, at(steady_now_ms()));
+  auto r = e->consumer->heartbeat(req, topics, settings, at(steady_now_ms()));
+  persist_consumer(*e);
+  return r;
+}
+
+void shard_groups::persist_consumer(group_entry& e) {
+  if (!e.consumer) return;
+  consumer_group& g = *e.consumer;
+  if (!g.empty()) {
+    g.empty_since_wall_ms = 0;
+  } else if (g.empty_since_wall_ms == 0) {
+    g.empty_since_wall_ms = wall_now_ms();
+  }
+  std::string record = encode_consumer_record(g.snapshot(), g.empty_since_wall_ms);
+  if (record == e.consumer_record) return;
+  e.consumer_record = record;
+  meta::write_batch b;
+  b.put(meta::cf::groups, meta::group_key(e.id), std::move(record));
+  _owner.writer().submit(std::move(b), [id = e.id](std::error_code ec) {
+    if (ec) spdlog::error("group {}: cannot write its record: {}", id, ec.message());
+  });
 }
 
 const consumer_group* shard_groups::find_consumer_group(const std::string& group) const {
@@ -74,11 +99,21 @@ void shard_groups::tick_consumer_groups(int64_t now_ms) {
       for (const auto& m : e.consumer->expire(at(now_ms))) {
         spdlog::info("group {}: member {} expired (session or rebalance timeout)", id, m);
       }
+      persist_consumer(e);
     }
     // An Empty consumer group without offsets holds nothing worth keeping.
     if (e.consumer->empty() && e.offsets.empty()) drop.push_back(id);
   }
-  for (const auto& id : drop) _groups.erase(id);
+  for (const auto& id : drop) {
+    if (!_groups[id].consumer_record.empty()) {
+      meta::write_batch b;
+      b.del(meta::cf::groups, meta::group_key(id));
+      _owner.writer().submit(std::move(b), [id](std::error_code ec) {
+        if (ec) spdlog::error("group {}: cannot delete its record: {}", id, ec.message());
+      });
+    }
+    _groups.erase(id);
+  }
 }
 
 }  // namespace sluice::coordinator

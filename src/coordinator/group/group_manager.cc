@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "proto/sluice/meta.pb.h"
+#include "src/coordinator/group/consumer_group_record.h"
 #include "src/meta/keys.h"
 
 namespace sluice::coordinator {
@@ -128,10 +129,19 @@ group_entry& shard_groups::get_or_create(const std::string& group) {
 
 void shard_groups::adopt(const std::string& id, const group_snapshot* snapshot,
                          std::map<std::pair<std::string, int32_t>, committed_offset> offsets,
-                         int64_t now_ms) {
+                         int64_t now_ms, const consumer_group_snapshot* consumer,
+                         int64_t empty_since_ms) {
   group_entry& e = _groups[id];
   e.id = id;
-  if (snapshot != nullptr) {
+  if (consumer != nullptr) {
+    e.consumer =
+        consumer_group::restore(id, *consumer, _owner.cfg().group_consumer_session_timeout_ms,
+                                clock_time{} + std::chrono::milliseconds(now_ms));
+    e.consumer->empty_since_wall_ms =
+        e.consumer->empty() ? (empty_since_ms != 0 ? empty_since_ms : wall_now_ms()) : 0;
+    e.consumer_record =
+        encode_consumer_record(e.consumer->snapshot(), e.consumer->empty_since_wall_ms);
+  } else if (snapshot != nullptr) {
     e.classic = classic_group::restore(
         id, _owner.limits(), [this](std::string_view c) { return new_member_id(c); }, *snapshot,
         now_ms);
@@ -190,6 +200,12 @@ void shard_groups::join(const std::string& group, join_request req, join_callbac
     }
     // An Empty consumer group becomes a classic one; its offsets stay.
     e->consumer.reset();
+    if (!e->consumer_record.empty()) {  // the classic group writes its own once it has one
+      e->consumer_record.clear();
+      meta::write_batch b;
+      b.del(meta::cf::groups, meta::group_key(group));
+      _owner.writer().submit(std::move(b), nullptr);
+    }
     e->classic = new_classic(group);
     e->classic->empty_since_wall_ms = wall_now_ms();
   }
@@ -210,7 +226,27 @@ void shard_groups::sync(const std::string& group, sync_request req, sync_callbac
     r.error = group.empty() ? error::invalid_group_id : error::unknown_member_id;
     return done(std::move(r));
   }
-  e->classic->sync(std::move(req), steady_now_ms(), std::move(done));
+  // Kafka answers SyncGroup once the group metadata is appended. Every answer, the leader's now
+  // or a follower's when the leader's assignment arrives, waits for the group record writes
+  // queued before it: posted first, so the record persist_if_dirty() submits below is included.
+  sync_callback durable = [this, done](sync_result r) {
+    if (r.error != error::none) return done(std::move(r));
+    _owner.post(_shard, [this, done, r = std::move(r)] {
+      _owner.writer().submit({}, [this, done, r](std::error_code ec) {
+        _owner.post(_shard, [done, r, ec]() mutable {
+          if (ec) {
+            spdlog::error(
+                "SyncGroup answered with COORDINATOR_NOT_AVAILABLE: group record not written: {}",
+                ec.message());
+            r = sync_result{};
+            r.error = error::coordinator_not_available;
+          }
+          done(std::move(r));
+        });
+      });
+    });
+  };
+  e->classic->sync(std::move(req), steady_now_ms(), std::move(durable));
   persist_if_dirty(*e);
 }
 
@@ -462,8 +498,14 @@ void shard_groups::expire_offsets(int64_t wall_ms) {
   std::vector<std::string> dead;
   for (auto& [id, e] : _groups) {
     // Only offsets of Empty groups expire: a live group keeps what it committed.
-    if (!e.classic || e.classic->state() != group_state::empty) continue;
-    const int64_t since = e.classic->empty_since_wall_ms;
+    int64_t since = 0;
+    if (e.classic && e.classic->state() == group_state::empty) {
+      since = e.classic->empty_since_wall_ms;
+    } else if (e.consumer && e.consumer->empty()) {
+      since = e.consumer->empty_since_wall_ms;
+    } else {
+      continue;
+    }
     meta::write_batch b;
     for (auto it = e.offsets.begin(); it != e.offsets.end();) {
       if (wall_ms - std::max(it->second.commit_ms, since) < retention) {
@@ -520,11 +562,23 @@ void group_manager::post(unsigned shard, std::function<void()> fn) {
 std::error_code group_manager::load() {
   struct loaded {
     std::optional<group_snapshot> snapshot;
+    std::optional<consumer_group_snapshot> consumer;
+    int64_t empty_since_ms = 0;
     std::map<std::pair<std::string, int32_t>, committed_offset> offsets;
   };
   std::map<std::string, loaded> all;
   size_t bad = 0;
   auto ec = _store.scan(meta::cf::groups, "", [&](std::string_view k, std::string_view v) {
+    if (is_consumer_record(v)) {
+      consumer_group_snapshot cs;
+      auto& l = all[std::string(k)];
+      if (!decode_consumer_record(v, cs, l.empty_since_ms)) {
+        ++bad;
+        return true;
+      }
+      l.consumer = std::move(cs);
+      return true;
+    }
     group_snapshot s;
     if (!decode_group(v, s)) {
       ++bad;
@@ -550,7 +604,8 @@ std::error_code group_manager::load() {
   const int64_t now = steady_now_ms();
   for (auto& [id, l] : all) {
     on_shard(owner_of(id))
-        .adopt(id, l.snapshot ? &*l.snapshot : nullptr, std::move(l.offsets), now);
+        .adopt(id, l.snapshot ? &*l.snapshot : nullptr, std::move(l.offsets), now,
+               l.consumer ? &*l.consumer : nullptr, l.empty_since_ms);
   }
   if (!all.empty()) spdlog::info("groups: {} loaded", all.size());
   return {};

@@ -11,7 +11,8 @@
 //   shares.
 // - Offset commits, group deletions and OffsetDelete are answered only after their RocksDB write
 //   is synced (durable_writer: concurrent commits share one fsync). Group records (membership,
-//   assignments) are written after each change without holding the answer.
+//   assignments; classic and KIP-848) are written after each change; SyncGroup answers wait for
+//   them (Kafka waits for the group metadata append), other answers do not.
 // - Timers: each shard ticks its groups (session, rebalance, join and sync timeouts) on its own
 //   io_context; offsets retention runs there too.
 //
@@ -118,6 +119,8 @@ struct group_entry {
   std::unique_ptr<classic_group> classic;
   std::unique_ptr<consumer_group> consumer;  // KIP-848 ("consumer" group type)
   std::map<std::pair<std::string, int32_t>, committed_offset> offsets;
+  // The consumer group record last submitted (encode_consumer_record), to write only changes.
+  std::string consumer_record;
   // What the log last said about the group (state changes are logged once, at info).
   group_state logged_state = group_state::empty;
   int32_t logged_generation = 0;
@@ -155,14 +158,18 @@ class shard_groups {
   void expire_offsets(int64_t wall_ms);
   // Startup: a group read from the store (its record, when it has one, and its offsets);
   // called before the shard runs.
+  // `consumer`, when set, is a KIP-848 group's record (then `snapshot` is null).
   void adopt(const std::string& id, const group_snapshot* snapshot,
-             std::map<std::pair<std::string, int32_t>, committed_offset> offsets, int64_t now_ms);
+             std::map<std::pair<std::string, int32_t>, committed_offset> offsets, int64_t now_ms,
+             const consumer_group_snapshot* consumer = nullptr, int64_t empty_since_ms = 0);
   // Lookup for a second group kind built on this shard's table; nullptr when absent.
   group_entry* find(const std::string& group);
   group_entry& get_or_create(const std::string& group);
   // Persists the entry's classic group record when it changed (after every operation), and logs
   // state changes.
   void persist_if_dirty(group_entry& e);
+  // The same for a KIP-848 group: writes its record when the snapshot changed (not waited for).
+  void persist_consumer(group_entry& e);
 
  private:
   std::unique_ptr<classic_group> new_classic(const std::string& group);

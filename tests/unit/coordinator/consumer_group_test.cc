@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "src/coordinator/group/consumer_group_record.h"
+
 namespace sluice::coordinator {
 namespace {
 
@@ -317,6 +319,57 @@ TEST_F(ConsumerGroupTest, OffsetCommitAndFetchEpochChecks) {
   EXPECT_EQ(group.validate_offset_fetch(std::string("m1"), 1), error::none);
   EXPECT_EQ(group.validate_offset_fetch(std::string("m1"), 0), error::stale_member_epoch);
   EXPECT_EQ(group.validate_offset_fetch(std::string("zz"), 1), error::unknown_member_id);
+}
+
+// Persistence: a group stored mid-reconciliation (m1 revoking, m2 waiting, a static member)
+// comes back through its record with the same epochs, assignments and static members, and goes
+// on exactly as the original does, without a new group epoch.
+TEST_F(ConsumerGroupTest, RestoredFromItsRecordTheGroupContinuesUnchanged) {
+  send(join("m1"));
+  auto js = join("s1", {"orders", "payments"});
+  js.instance_id = "instance-1";
+  send(js);
+  send(join("m2"));
+  auto r1 = send(beat("m1", 1, topic_assignment{{tid(1), {0, 1, 2, 3}}}));
+  ASSERT_EQ(group.members().at("m1").current.state, member_state::unrevoked_partitions);
+
+  consumer_group_snapshot snap;
+  int64_t since = -1;
+  const std::string record = encode_consumer_record(group.snapshot(), 0);
+  ASSERT_TRUE(is_consumer_record(record));
+  ASSERT_TRUE(decode_consumer_record(record, snap, since));
+  EXPECT_EQ(since, 0);
+  auto restored = consumer_group::restore("g", snap, settings.session_timeout_ms, now);
+  EXPECT_EQ(encode_consumer_record(restored->snapshot(), 0), record);
+  EXPECT_EQ(restored->group_epoch(), group.group_epoch());
+  EXPECT_EQ(restored->assignment_epoch(), group.assignment_epoch());
+  EXPECT_EQ(restored->state(), group.state());
+
+  // The same heartbeats get the same answers from both; no epoch bump after the restore.
+  const int32_t epoch = group.group_epoch();
+  std::vector<heartbeat_request> next = {
+      beat("m1", 1, *r1.assignment), beat("m2", 3, topic_assignment{}),
+      beat("s1", group.members().at("s1").current.member_epoch, std::nullopt)};
+  next[2].instance_id = "instance-1";
+  for (const auto& req : next) {
+    auto a = send(req);
+    auto b = restored->heartbeat(req, topics, settings, now);
+    EXPECT_EQ(a.error, b.error) << req.member_id;
+    EXPECT_EQ(a.member_epoch, b.member_epoch) << req.member_id;
+    EXPECT_EQ(a.assignment, b.assignment) << req.member_id;
+  }
+  EXPECT_EQ(restored->group_epoch(), epoch);
+  EXPECT_EQ(encode_consumer_record(restored->snapshot(), 0),
+            encode_consumer_record(group.snapshot(), 0));
+  // The static member's instance id is still owned.
+  auto rival = join("s2");
+  rival.instance_id = "instance-1";
+  EXPECT_EQ(restored->heartbeat(rival, topics, settings, now).error, error::unreleased_instance_id);
+  // Sessions restart at the restore.
+  EXPECT_EQ(restored->next_deadline(), now + milliseconds(settings.session_timeout_ms));
+
+  consumer_group_snapshot bad;
+  EXPECT_FALSE(decode_consumer_record("not a record", bad, since));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The group manager with a real metadata store and shards: commits are answered once durable,
-// survive a restart (load), and offsets retention expires an Empty group's offsets and the group.
+// survive a restart (load), and offsets retention expires an Empty group's offsets and the group;
+// SyncGroup is answered once the group record is durable; KIP-848 groups survive a restart.
 
 #include "src/coordinator/group/group_manager.h"
 
@@ -7,6 +8,8 @@
 
 #include <filesystem>
 #include <future>
+
+#include "src/meta/keys.h"
 
 namespace sluice::coordinator {
 namespace {
@@ -33,6 +36,8 @@ class manager_run {
     _gm.call<T>(0, group, std::move(op), [&p](T v) { p.set_value(std::move(v)); });
     return p.get_future().get();
   }
+  meta::store& store() { return *_store; }
+  group_manager& gm() { return _gm; }
 
  private:
   std::unique_ptr<meta::store> _store;
@@ -132,6 +137,90 @@ TEST(group_manager, member_commit_to_a_missing_group_is_refused) {
         });
     EXPECT_EQ(errs.at(0), version >= 9 ? error::group_id_not_found : error::illegal_generation);
   }
+}
+
+TEST(group_manager, sync_is_answered_once_the_group_record_is_durable) {
+  temp_dir dir;
+  config cfg;
+  cfg.data_dir = dir.path.string();
+  cfg.group_initial_rebalance_delay_ms = 0;
+  manager_run m(cfg);
+  join_request jr;
+  jr.client_id = "c";
+  jr.rebalance_timeout_ms = 10000;
+  jr.session_timeout_ms = 10000;
+  jr.protocol_type = "consumer";
+  jr.protocols = {{"range", {1, 2, 3}}};
+  auto joined = m.call<join_result>(
+      "g", [jr](shard_groups& sg, join_callback done) { sg.join("g", jr, std::move(done)); });
+  ASSERT_EQ(joined.error, error::none);
+  ASSERT_EQ(joined.leader, joined.member_id);
+  sync_request sr;
+  sr.member_id = joined.member_id;
+  sr.generation = joined.generation;
+  sr.assignments = {{joined.member_id, {7, 7}}};
+  // Read the store the moment the answer arrives: the record must already be there.
+  std::promise<std::pair<sync_result, result<std::string>>> answer;
+  std::string key = meta::group_key("g");
+  m.gm().call<sync_result>(
+      0, "g", [sr](shard_groups& sg, sync_callback done) { sg.sync("g", sr, std::move(done)); },
+      std::function<void(sync_result)>([&](sync_result r) {
+        answer.set_value({std::move(r), m.store().get(meta::cf::groups, key)});
+      }));
+  auto [synced, record] = answer.get_future().get();
+  ASSERT_EQ(synced.error, error::none);
+  EXPECT_EQ(synced.assignment, (bytes{7, 7}));
+  ASSERT_TRUE(record.has_value());
+  EXPECT_FALSE(record.value().empty());
+}
+
+TEST(group_manager, consumer_group_members_keep_their_epochs_across_a_restart) {
+  temp_dir dir;
+  config cfg;
+  cfg.data_dir = dir.path.string();
+  topic_view topics;
+  topic_id t{};
+  t[0] = 9;
+  topics.add("orders", t, 4);
+  topics.version = 1;
+  auto heartbeat = [&](manager_run& m, heartbeat_request req) {
+    return m.call<heartbeat_result>(
+        "cg", [req, &topics](shard_groups& sg, std::function<void(heartbeat_result)> done) {
+          done(sg.consumer_heartbeat("cg", req, topics));
+        });
+  };
+  heartbeat_request join;
+  join.member_id = "m1";
+  join.member_epoch = 0;
+  join.rebalance_timeout_ms = 30000;
+  join.subscribed_topic_names = std::vector<std::string>{"orders"};
+  join.owned = topic_assignment{};
+  heartbeat_result first;
+  {
+    manager_run m(cfg);
+    first = heartbeat(m, join);
+    ASSERT_EQ(first.error, error::none);
+    ASSERT_EQ(first.member_epoch, 1);
+    ASSERT_TRUE(first.assignment);
+    EXPECT_EQ(first.assignment->at(t).size(), 4u);
+  }
+  manager_run m(cfg);
+  heartbeat_request beat;
+  beat.member_id = "m1";
+  beat.member_epoch = 1;
+  beat.owned = first.assignment;
+  auto again = heartbeat(m, beat);
+  EXPECT_EQ(again.error, error::none);
+  EXPECT_EQ(again.member_epoch, 1);  // same epoch: no rebalance
+  EXPECT_FALSE(again.assignment);    // unchanged, so not resent
+  auto group = m.call<int32_t>("cg", [](shard_groups& sg, std::function<void(int32_t)> done) {
+    const consumer_group* g = sg.find_consumer_group("cg");
+    done(g ? g->group_epoch() : -1);
+  });
+  EXPECT_EQ(group, 1);
+  // A second member after the restart: the group moves on from epoch 1.
+  join.member_id = "m2";
+  EXPECT_EQ(heartbeat(m, join).member_epoch, 2);
 }
 
 }  // namespace
