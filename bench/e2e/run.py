@@ -33,7 +33,8 @@ import sys
 import tempfile
 import time
 
-BIN, OUT = sys.argv[1], sys.argv[2]
+# Imported by idempotence.py, which sets BIN itself.
+BIN, OUT = (sys.argv[1], sys.argv[2]) if __name__ == "__main__" else ("build/bin", None)
 PAIRS = int(os.environ.get("SLUICE_BENCH_PAIRS", "5"))
 SECONDS = float(os.environ.get("SLUICE_BENCH_SECONDS", "3"))
 LAT_SECONDS = float(os.environ.get("SLUICE_BENCH_LAT_SECONDS", "4"))

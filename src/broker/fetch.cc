@@ -8,8 +8,9 @@
 //
 // Transactions: every answer carries the last stable offset (the first offset of the oldest
 // open transaction, else the high watermark). With isolation_level=read_committed (1) data stops
-// before it and the partition's aborted transactions overlapping the range are listed, so the
-// client drops their records (KIP-98); markers themselves are never delivered to applications.
+// before it and the aborted transactions overlapping the returned range are listed from the
+// segments' txn indexes (src/storage/txn_index.h), so the client drops their records (KIP-98);
+// markers themselves are never delivered to applications.
 //
 // Fetch sessions (KIP-227, v7+): fetch_session.h has the rules; the session cache of the
 // connection's shard is consulted when the request arrives and the session's record of what
@@ -95,7 +96,18 @@ part_read read_one(partition& p, int64_t offset, int32_t max_bytes, bool read_co
         range.length = stable.value().range.position - range.position;
       }
     }
-    r.aborted = p.producers.aborted_in(offset, r.last_stable_offset);
+    // Kafka's rule: the aborted transactions overlapping exactly what is returned, from the
+    // segments' txn indexes (the range ends before the next batch, or at the segment's end).
+    auto upper = read.value().seg->offset_at(range.position + range.length);
+    auto aborted = upper
+                       ? log.collect_aborted(offset, std::min(upper.value(), r.last_stable_offset))
+                       : result<std::vector<storage::aborted_txn>>(upper.error());
+    if (!aborted || log.error()) {
+      // Without the list a client would deliver aborted records: refuse rather than guess.
+      r.error = kafka::error::kafka_storage_error;
+      return r;
+    }
+    r.aborted = std::move(aborted).value();
   }
   int fd = read.value().seg->log_file().native_handle();
   if (fd >= 0) fd = ::dup(fd);

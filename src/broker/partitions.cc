@@ -62,15 +62,20 @@ void partition::snapshot_if_rolled() {
   if (base == snapshot_base) return;
   snapshot_base = base;
   // Not fsynced: a lost or torn snapshot is detected (CRC) and recovery replays from an older one.
-  if (auto ec = producers.write_snapshot(*_fs, _log->dir(), base, /*durable=*/false,
-                                         _log->log_start_offset())) {
+  if (auto ec = producers.write_snapshot(*_fs, _log->dir(), base, /*durable=*/false)) {
     spdlog::warn("producer state snapshot of {}-{}: {}", _topic->name, _index, ec.message());
   }
 }
 
 std::error_code partition::write_final_snapshot(int64_t log_end_offset) {
-  return producers.write_snapshot(*_fs, _log->dir(), log_end_offset, /*durable=*/true,
-                                  _log->log_start_offset());
+  return producers.write_snapshot(*_fs, _log->dir(), log_end_offset, /*durable=*/true);
+}
+
+std::error_code partition::apply_marker(const records::batch_header& h, records::control_type type,
+                                        int64_t now_ms) {
+  auto aborted = producers.apply_marker(h, type, now_ms);
+  if (!aborted) return {};
+  return _log->append_aborted(*aborted);
 }
 
 result<partition*> shard_partitions::get(const std::shared_ptr<const topic_entry>& topic,

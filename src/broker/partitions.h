@@ -82,6 +82,11 @@ class partition {
   // After an append: when the log rolled, snapshots the producer state at the new segment's base
   // offset. Call before applying the appended batch to `producers`.
   void snapshot_if_rolled();
+  // Applies a transaction marker `h` (as appended) to `producers` and, for an ABORT, adds the
+  // aborted transaction to the log's txn index (src/storage/txn_index.h). An error means the
+  // index could not be written; the log is failed then (storage::log::append_aborted).
+  std::error_code apply_marker(const records::batch_header& h, records::control_type type,
+                               int64_t now_ms);
   // The producer state snapshot at the log end (clean shutdown, after the log's close()).
   std::error_code write_final_snapshot(int64_t log_end_offset);
 

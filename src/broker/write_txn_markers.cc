@@ -4,8 +4,9 @@
 //
 // Each marker is one control batch (records::build_marker_batch) from the producer id and epoch
 // given, appended on the partition's owner shard and acknowledged once durable. It closes the
-// producer's open transaction there (src/storage/producer_state.h): ABORT adds it to the aborted
-// list read_committed fetches return; either way the last stable offset moves past it. A marker
+// producer's open transaction there (src/storage/producer_state.h): ABORT adds it to the
+// segment's aborted-transactions index (src/storage/txn_index.h) read_committed fetches read;
+// either way the last stable offset moves past it. A marker
 // older than the producer's epoch is INVALID_PRODUCER_EPOCH; unknown partitions are
 // UNKNOWN_TOPIC_OR_PARTITION.
 
@@ -62,7 +63,9 @@ void write_marker(partition& p, int64_t producer_id, int16_t epoch, records::con
   }
   p.snapshot_if_rolled();
   header.value().base_offset = r.value().base_offset;
-  p.producers.apply_marker(header.value(), type, now);
+  if (auto ec = p.apply_marker(header.value(), type, now)) {
+    spdlog::error("txn index of {}-{}: {}", p.topic().name, p.index(), ec.message());
+  }
   p.notify_appended();
   p.log().wait_durable(r.value().last_offset, [done = std::move(done)](std::error_code ec) {
     done(ec ? kafka::error::kafka_storage_error : kafka::error::none);

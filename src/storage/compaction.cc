@@ -106,6 +106,7 @@ class cleaned_writer {
     _size = 0;
     _since_entry = 0;
     _index.clear();
+    _aborted.clear();
     auto f = _fs->create(path_of(_dir, segment::log_name(base) + std::string(kCleaned)));
     if (!f) return f.error();
     _log = std::move(f).value();
@@ -128,6 +129,10 @@ class cleaned_writer {
   }
 
   uint64_t size() const { return _size; }
+  // Control batches are kept, so a source's aborted transactions stay valid as they are.
+  void add_aborted(const std::vector<aborted_txn>& entries) {
+    _aborted.insert(_aborted.end(), entries.begin(), entries.end());
+  }
 
   std::error_code finish() {
     if (auto ec = _log->fdatasync()) return ec;
@@ -144,7 +149,15 @@ class cleaned_writer {
       if (auto ec = f.value()->pwrite(0, buf)) return ec;
     }
     _t->charge(buf.size());
-    return f.value()->fdatasync();
+    if (auto ec = f.value()->fdatasync()) return ec;
+    auto txn = _fs->create(path_of(_dir, txn_index::name(_base) + std::string(kCleaned)));
+    if (!txn) return txn.error();
+    const std::vector<uint8_t> entries = txn_index::encode(_aborted);
+    if (auto ec = txn.value()->truncate(0)) return ec;
+    if (!entries.empty()) {
+      if (auto ec = txn.value()->pwrite(0, entries)) return ec;
+    }
+    return txn.value()->fdatasync();
   }
 
  private:
@@ -158,6 +171,7 @@ class cleaned_writer {
   uint64_t _size = 0;
   uint64_t _since_entry = 0;
   std::vector<index_entry> _index;
+  std::vector<aborted_txn> _aborted;
 };
 
 // The cleaned form of one batch: appended to `out`, or nothing when no record survives.
@@ -232,6 +246,7 @@ std::error_code clean_batch(std::span<const uint8_t> bytes, const records::batch
 void remove_cleaned(file_system& fs, const std::string& dir, int64_t base) {
   (void)fs.remove(path_of(dir, segment::log_name(base) + std::string(kCleaned)));
   (void)fs.remove(path_of(dir, segment::index_name(base) + std::string(kCleaned)));
+  (void)fs.remove(path_of(dir, txn_index::name(base) + std::string(kCleaned)));
 }
 
 // "<20 digits>.log.swap" -> base offset.
@@ -257,6 +272,9 @@ std::error_code finish_group(file_system& fs, const std::string& dir, int64_t ba
   if (auto ec = fs.sync_dir(dir)) return ec;
   const std::string index = segment::index_name(base);
   auto ec = fs.rename(path_of(dir, index + std::string(kCleaned)), path_of(dir, index));
+  if (ec && ec != errc::not_found) return ec;
+  const std::string txn = txn_index::name(base);
+  ec = fs.rename(path_of(dir, txn + std::string(kCleaned)), path_of(dir, txn));
   if (ec && ec != errc::not_found) return ec;
   const std::string log = segment::log_name(base);
   if (auto ec2 = fs.rename(path_of(dir, log + std::string(kSwap)), path_of(dir, log))) return ec2;
@@ -336,6 +354,10 @@ result<cleaned> clean(file_system& fs, const snapshot_t& snap, const options& op
       if (auto ec = w.start(src.base_offset)) return fail(ec);
     }
     g->sources.push_back(src);
+    // A missing index was rebuilt when the log opened; one missing now is damage: stop.
+    auto aborted = txn_index::read_entries(fs, path_of(snap.dir, txn_index::name(src.base_offset)));
+    if (!aborted) return fail(aborted.error());
+    w.add_aborted(aborted.value());
     if (src.size_bytes == 0) continue;
     auto f = fs.open(path_of(snap.dir, segment::log_name(src.base_offset)));
     if (!f) return fail(f.error());

@@ -5,10 +5,12 @@
 //
 // Contract:
 // - Three steps. snapshot() (owner thread) records the log's segments. clean() (any thread)
-//   reads them through its own file handles and writes `<base>.log.cleaned` and
-//   `<base>.index.cleaned` next to them, fdatasync'ed; it never touches the log object. swap()
-//   (owner thread) puts the cleaned segments in place, one group at a time, and updates the log.
-//   If swap() is not called (shutdown, error), discard() removes the .cleaned files.
+//   reads them through its own file handles and writes `<base>.log.cleaned`,
+//   `<base>.index.cleaned` and `<base>.txnindex.cleaned` (the sources' aborted-transaction
+//   entries, which stay valid since control batches are kept) next to them, fdatasync'ed; it never
+//   touches the log object. swap() (owner thread) puts the cleaned segments in place, one group at
+//   a time, and updates the log. If swap() is not called (shutdown, error), discard() removes the
+//   .cleaned files.
 // - What survives: a keyed record whose offset is the latest for its key across the whole log
 //   (the active segment's keys included, up to its size at snapshot time); a tombstone (null
 //   value) only while its batch's max timestamp + delete_retention_ms > now_ms. Keyless records,

@@ -296,6 +296,11 @@ std::error_code log::roll() {
   }
   _gc->count_fsync();
   _gc->mark_durable(active->next_offset());
+  // Unlike the offset index this one is not rebuilt for closed segments: it must be durable.
+  if (auto ec = active->txn().sync()) {
+    _gc->fail(ec);
+    return errc::io_error;
+  }
   // The index is an accelerator that open() validates and rebuilds; a failure here is not fatal.
   (void)active->write_index();
   auto s = segment::create(*_fs, _dir, active->next_offset(), seg_opts());
@@ -374,6 +379,7 @@ std::error_code log::remove_oldest_segment() {
   _segments.erase(_segments.begin());
   (void)_fs->remove(_dir + "/" + segment::index_name(base));
   (void)_fs->remove(_dir + "/" + segment::time_index_name(base));
+  (void)_fs->remove(_dir + "/" + txn_index::name(base));
   _log_start_offset = std::max(_log_start_offset, _segments.front()->base_offset());
   return {};
 }
@@ -451,6 +457,7 @@ std::error_code log::replace_segments(std::span<const segment_info> expected,
 std::error_code log::close() {
   if (auto ec = flush()) return ec;
   if (auto ec = _segments.back()->write_index()) return ec;
+  if (auto ec = _segments.back()->txn().sync()) return ec;
   return write_clean_marker();
 }
 
@@ -473,6 +480,54 @@ std::error_code log::write_clean_marker() {
   f.value().reset();
   if (auto ec = _fs->rename(temp, _dir + "/" + kMarkerName)) return ec;
   return _fs->sync_dir(_dir);
+}
+
+std::error_code log::append_aborted(const aborted_txn& e) {
+  auto it = std::upper_bound(_segments.begin(), _segments.end(), e.last_offset,
+                             [](int64_t o, const auto& s) { return o < s->base_offset(); });
+  if (it == _segments.begin() || e.last_offset >= (*std::prev(it))->next_offset()) {
+    return errc::not_found;
+  }
+  if (auto ec = (*std::prev(it))->txn().append(e)) {
+    _gc->fail(ec);
+    return errc::io_error;
+  }
+  return {};
+}
+
+result<std::vector<aborted_txn>> log::collect_aborted(int64_t from, int64_t to) {
+  std::vector<aborted_txn> out;
+  auto it = std::upper_bound(_segments.begin(), _segments.end(), from,
+                             [](int64_t o, const auto& s) { return o < s->base_offset(); });
+  if (it != _segments.begin()) --it;
+  for (; it != _segments.end(); ++it) {
+    SLUICE_TRY(complete, (*it)->txn().collect(from, to, out));
+    if (complete) break;
+  }
+  return out;
+}
+
+int64_t log::txn_rebuild_offset() const {
+  for (const auto& s : _segments) {
+    if (s->txn().needs_rebuild()) return s->base_offset();
+  }
+  return -1;
+}
+
+std::error_code log::begin_txn_rebuild(int64_t from) {
+  for (auto& s : _segments) {
+    if (s->next_offset() > from || s->txn().needs_rebuild()) {
+      if (auto ec = s->txn().truncate_from(from)) return ec;
+    }
+  }
+  return {};
+}
+
+std::error_code log::sync_txn_indexes() {
+  for (auto& s : _segments) {
+    if (auto ec = s->txn().sync()) return ec;
+  }
+  return {};
 }
 
 void log::set_policy(const log_options& opts) {

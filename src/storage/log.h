@@ -44,6 +44,13 @@
 //   past durable data. apply_retention() deletes whole non-active segments from the oldest while
 //   they are below the log start offset, older than retention_ms (by their max timestamp) or
 //   not needed to keep retention_bytes; -1 disables either limit.
+// - Aborted transactions (src/storage/txn_index.h): append_aborted() adds an ABORT marker's
+//   entry to the index of the segment holding the marker (the active one); a failure fails the
+//   log like a failed fsync, since a read_committed reader would otherwise see aborted records.
+//   Rolling and close() fdatasync the index with its segment; retention and compaction remove
+//   or merge it with its segment. collect_aborted() answers read_committed fetches.
+//   The active segment's entries are rebuilt on every open that replays it
+//   (producer_state::load: begin_txn_rebuild(), then append_aborted() per replayed marker).
 //
 // Thread safety: none. A log is owned by one shard and touched only from its thread
 // (docs/architecture.md); flush() and close() block, group commit does not. Completions run on
@@ -167,6 +174,20 @@ class log {
   result<int64_t> delete_records(int64_t offset);
   // Deletes segments per the contract above (files removed, directory synced). Returns how many.
   result<size_t> apply_retention(int64_t now_ms);
+
+  // Adds `e` to the index of the segment holding e.last_offset (see the contract).
+  std::error_code append_aborted(const aborted_txn& e);
+  // Aborted transactions overlapping [from, to): entries of the segment holding `from` and of
+  // later segments until one proves the rest cannot overlap (txn_index::collect).
+  result<std::vector<aborted_txn>> collect_aborted(int64_t from, int64_t to);
+  // The base offset of the first segment whose index must be rebuilt from the log (missing or
+  // damaged), or -1 when none.
+  int64_t txn_rebuild_offset() const;
+  // Drops index entries at or after `from` (and those of segments that need a rebuild), before a
+  // replay from `from` appends them again.
+  std::error_code begin_txn_rebuild(int64_t from);
+  // fdatasyncs every index written since its last sync (after a rebuild).
+  std::error_code sync_txn_indexes();
 
   int64_t log_start_offset() const { return _log_start_offset; }
   int64_t log_end_offset() const { return _segments.back()->next_offset(); }

@@ -12,11 +12,10 @@
 namespace sluice::storage {
 namespace {
 
-constexpr int16_t kSnapshotVersion = 1;
-constexpr size_t kFileHeader = 2 + 4 + 4;              // version, crc, count
+constexpr int16_t kSnapshotVersion = 2;    // 1 held the aborted list, now in txn indexes
+constexpr size_t kFileHeader = 2 + 4 + 4;  // version, crc, count
 constexpr size_t kEntryFixed = 8 + 2 + 8 + 4 + 8 + 1;  // see docs/formats/producer_snapshot.md
 constexpr size_t kBatchSize = 4 + 4 + 8 + 8 + 8;
-constexpr size_t kAbortedSize = 8 + 8 + 8;
 constexpr char kPrefix[] = "producer-state-";
 constexpr char kSuffix[] = ".snapshot";
 constexpr size_t kDigits = 20;
@@ -144,19 +143,23 @@ producer_state::decision producer_state::check_marker(const records::batch_heade
   return d;
 }
 
-void producer_state::apply_marker(const records::batch_header& h, records::control_type type,
-                                  int64_t now_ms) {
-  if (h.producer_id < 0) return;
+std::optional<aborted_txn> producer_state::apply_marker(const records::batch_header& h,
+                                                        records::control_type type,
+                                                        int64_t now_ms) {
+  if (h.producer_id < 0) return std::nullopt;
   producer_entry& e = _producers[h.producer_id];
   if (h.producer_epoch != e.epoch) {
     e.epoch = h.producer_epoch;
     e.batches.clear();
   }
   e.last_update_ms = now_ms;
-  if (type == records::control_type::abort && e.txn_first_offset >= 0) {
-    _aborted.push_back({h.producer_id, e.txn_first_offset, h.base_offset});
-  }
+  const int64_t first = e.txn_first_offset;
   e.txn_first_offset = -1;
+  if (type != records::control_type::abort || first < 0) return std::nullopt;
+  // The LSO once this transaction is closed: the oldest other open one, else past the marker.
+  const int64_t unstable = first_unstable_offset();
+  return aborted_txn{h.producer_id, first, h.base_offset,
+                     unstable >= 0 ? unstable : h.base_offset + 1};
 }
 
 int64_t producer_state::first_unstable_offset() const {
@@ -167,16 +170,6 @@ int64_t producer_state::first_unstable_offset() const {
     }
   }
   return first;
-}
-
-std::vector<aborted_txn> producer_state::aborted_in(int64_t from, int64_t to) const {
-  std::vector<aborted_txn> out;
-  auto it = std::lower_bound(_aborted.begin(), _aborted.end(), from,
-                             [](const aborted_txn& a, int64_t o) { return a.last_offset < o; });
-  for (; it != _aborted.end(); ++it) {
-    if (it->first_offset < to) out.push_back(*it);
-  }
-  return out;
 }
 
 size_t producer_state::remove_expired(int64_t now_ms, int64_t expiration_ms) {
@@ -191,7 +184,7 @@ std::vector<uint8_t> producer_state::encode() const {
   ids.reserve(_producers.size());
   for (const auto& [id, e] : _producers) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
-  size_t size = kFileHeader + 4 + _aborted.size() * kAbortedSize;
+  size_t size = kFileHeader;
   for (const auto& [id, e] : _producers) size += kEntryFixed + e.batches.size() * kBatchSize;
   std::vector<uint8_t> out(size);
   uint8_t* p = out.data();
@@ -215,14 +208,6 @@ std::vector<uint8_t> producer_state::encode() const {
       be::store_i64(p + 24, b.timestamp);
       p += kBatchSize;
     }
-  }
-  be::store_i32(p, static_cast<int32_t>(_aborted.size()));
-  p += 4;
-  for (const auto& a : _aborted) {
-    be::store_i64(p, a.producer_id);
-    be::store_i64(p + 8, a.first_offset);
-    be::store_i64(p + 16, a.last_offset);
-    p += kAbortedSize;
   }
   be::store_u32(out.data() + 2, crc32c::value(out.data() + 6, out.size() - 6));
   return out;
@@ -260,17 +245,6 @@ result<producer_state> producer_state::decode(std::span<const uint8_t> bytes) {
     }
     if (!s._producers.emplace(id, std::move(e)).second) return errc::invalid_data;
   }
-  if (bytes.size() - pos < 4) return errc::invalid_data;
-  const int32_t aborted = be::load_i32(bytes.data() + pos);
-  pos += 4;
-  if (aborted < 0 || (bytes.size() - pos) / kAbortedSize < static_cast<size_t>(aborted)) {
-    return errc::invalid_data;
-  }
-  for (int32_t i = 0; i < aborted; ++i) {
-    const uint8_t* q = bytes.data() + pos;
-    s._aborted.push_back({be::load_i64(q), be::load_i64(q + 8), be::load_i64(q + 16)});
-    pos += kAbortedSize;
-  }
   if (pos != bytes.size()) return errc::invalid_data;
   return s;
 }
@@ -280,9 +254,14 @@ result<producer_state> producer_state::load(file_system& fs, log& lg, size_t* re
   SLUICE_TRY(offsets, list_snapshots(fs, dir));
   producer_state s;
   int64_t from = -1;
+  // A segment whose txn index is missing or damaged is rebuilt by replaying it: no snapshot
+  // past its base offset will do (kept on disk, it is still good for the next open).
+  const int64_t rebuild = lg.txn_rebuild_offset();
+  const int64_t limit = rebuild >= 0 ? std::min(rebuild, lg.log_end_offset()) : lg.log_end_offset();
   for (int64_t o : offsets) {
     const std::string path = dir + "/" + snapshot_name(o);
-    if (from < 0 && o <= lg.log_end_offset()) {
+    if (from < 0 && o > limit && o <= lg.log_end_offset()) continue;
+    if (from < 0 && o <= limit) {
       auto bytes = read_file(fs, path);
       if (bytes) {
         auto decoded = decode(bytes.value());
@@ -296,6 +275,7 @@ result<producer_state> producer_state::load(file_system& fs, log& lg, size_t* re
     if (from < 0) (void)fs.remove(path);  // past the log end, or damaged: never usable
   }
   int64_t offset = std::max(from, lg.log_start_offset());
+  if (auto ec = lg.begin_txn_rebuild(offset)) return ec;
   size_t batches = 0;
   while (offset < lg.log_end_offset()) {
     SLUICE_TRY(chunk, lg.read_bytes(offset, kReplayChunk));
@@ -309,7 +289,11 @@ result<producer_state> producer_state::load(file_system& fs, log& lg, size_t* re
         const auto& key = decoded.value().records.front().key;
         if (!key) return errc::invalid_data;
         auto type = records::parse_control_key(*key);
-        if (type) s.apply_marker(b->header, type.value(), b->header.max_timestamp);
+        if (type) {
+          if (auto aborted = s.apply_marker(b->header, type.value(), b->header.max_timestamp)) {
+            if (auto ec = lg.append_aborted(*aborted)) return ec;
+          }
+        }
       } else {
         s.apply(b->header, b->header.max_timestamp);
       }
@@ -318,14 +302,14 @@ result<producer_state> producer_state::load(file_system& fs, log& lg, size_t* re
     }
     if (offset == before) return errc::invalid_data;  // no progress: the log is damaged
   }
+  // Closed segments' indexes are not rebuilt again on the next open: make them durable.
+  if (auto ec = lg.sync_txn_indexes()) return ec;
   if (replayed != nullptr) *replayed = batches;
   return s;
 }
 
 std::error_code producer_state::write_snapshot(file_system& fs, const std::string& dir,
-                                               int64_t offset, bool durable,
-                                               int64_t log_start_offset) {
-  std::erase_if(_aborted, [&](const aborted_txn& a) { return a.last_offset < log_start_offset; });
+                                               int64_t offset, bool durable) {
   const std::vector<uint8_t> bytes = encode();
   const std::string tmp = dir + "/" + kTemp;
   {

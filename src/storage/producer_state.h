@@ -26,16 +26,19 @@
 //   producer.id.expiration.ms and that have no open transaction.
 // - Transactions (the partition's side of KIP-98): a transactional batch opens a transaction for
 //   its producer (txn_first_offset) unless one is open; a marker (a control batch written by
-//   WriteTxnMarkers) closes it. An ABORT marker adds {producer, first offset, marker offset} to
-//   the aborted list, which read_committed fetches return so clients skip the aborted data. The
-//   last stable offset is the first offset of the oldest open transaction (the log end when
-//   none). A marker older than the producer's epoch is INVALID_PRODUCER_EPOCH. The aborted list
-//   is kept in snapshots and rebuilt from markers on replay; entries wholly below the log start
-//   offset are dropped when a snapshot is written.
+//   WriteTxnMarkers) closes it. The last stable offset is the first offset of the oldest open
+//   transaction (the log end when none). A marker older than the producer's epoch is
+//   INVALID_PRODUCER_EPOCH. apply_marker() returns the aborted transaction an ABORT marker
+//   closes; the caller adds it to the segment's aborted-transactions index
+//   (log::append_aborted, src/storage/txn_index.h), which is where read_committed fetches find
+//   it: this table keeps no history of aborted transactions. load() rebuilds those indexes for
+//   the part of the log it replays, replaying from early enough to cover every index that is
+//   missing or damaged.
 //
 // Thread safety: none. Owned with its partition's log, used on the owner shard only.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,6 +46,7 @@
 #include "src/base/errc.h"
 #include "src/protocol/record_batch.h"
 #include "src/storage/file_io.h"
+#include "src/storage/txn_index.h"
 
 namespace sluice::storage {
 
@@ -71,13 +75,6 @@ struct producer_entry {
   bool operator==(const producer_entry&) const = default;
 };
 
-struct aborted_txn {
-  int64_t producer_id = -1;
-  int64_t first_offset = -1;
-  int64_t last_offset = -1;  // the ABORT marker's offset
-  bool operator==(const aborted_txn&) const = default;
-};
-
 // The sequence of a batch's last record: base + last offset delta, wrapping past INT32_MAX to 0.
 int32_t last_sequence(const records::batch_header& h);
 
@@ -96,13 +93,13 @@ class producer_state {
   void apply(const records::batch_header& h, int64_t now_ms);
   // Whether a marker batch may be written for h's producer (its epoch is not older).
   decision check_marker(const records::batch_header& h) const;
-  // `h` is a marker batch as appended, `type` its control record's type.
-  void apply_marker(const records::batch_header& h, records::control_type type, int64_t now_ms);
+  // `h` is a marker batch as appended, `type` its control record's type. For an ABORT marker that
+  // closes an open transaction, the entry for the segment's txn index (its last stable offset
+  // is the one after this marker); the caller must write it (log::append_aborted).
+  [[nodiscard]] std::optional<aborted_txn> apply_marker(const records::batch_header& h,
+                                                        records::control_type type, int64_t now_ms);
   // The first offset of the oldest open transaction, or -1 when none is open.
   int64_t first_unstable_offset() const;
-  // Aborted transactions overlapping [from, to), by marker offset.
-  std::vector<aborted_txn> aborted_in(int64_t from, int64_t to) const;
-  const std::vector<aborted_txn>& aborted() const { return _aborted; }
   // Forgets producers idle for `expiration_ms` or longer; returns how many.
   size_t remove_expired(int64_t now_ms, int64_t expiration_ms);
 
@@ -115,19 +112,18 @@ class producer_state {
   std::vector<uint8_t> encode() const;
   static result<producer_state> decode(std::span<const uint8_t> bytes);
 
-  // Rebuilds the state of `lg` (whose directory holds the snapshots) as the contract says.
-  // `replayed` (optional) receives the number of batches read back from the log.
+  // Rebuilds the state of `lg` (whose directory holds the snapshots) as the contract says, and
+  // the txn indexes of the segments it replays. `replayed` (optional) receives the number of
+  // batches read back from the log.
   static result<producer_state> load(file_system& fs, log& lg, size_t* replayed = nullptr);
   // Writes producer-state-<offset>.snapshot for the state as of `offset` (normally the log end
-  // offset) and removes all but the two newest snapshots. Aborted transactions whose marker is
-  // below `log_start_offset` are forgotten first.
+  // offset) and removes all but the two newest snapshots.
   std::error_code write_snapshot(file_system& fs, const std::string& dir, int64_t offset,
-                                 bool durable, int64_t log_start_offset = 0);
+                                 bool durable);
   static std::string snapshot_name(int64_t offset);
 
  private:
   std::unordered_map<int64_t, producer_entry> _producers;
-  std::vector<aborted_txn> _aborted;  // by last_offset (markers are appended in offset order)
 };
 
 }  // namespace sluice::storage

@@ -64,6 +64,8 @@ result<std::unique_ptr<segment>> segment::create(file_system& fs, const std::str
                                                  int64_t base_offset, segment_options opts) {
   std::unique_ptr<segment> s(new segment(fs, dir, base_offset, opts));
   if (auto ec = s->open_files(true)) return ec;
+  SLUICE_TRY(txn, txn_index::create(fs, dir, base_offset));
+  s->_txn.emplace(std::move(txn));
   return s;
 }
 
@@ -83,6 +85,8 @@ result<std::unique_ptr<segment>> segment::open(file_system& fs, const std::strin
       SLUICE_TRY(h, records::parse_batch_header(head));
       s->_first_batch_timestamp = h.max_timestamp;
     }
+    SLUICE_TRY(txn, txn_index::open(fs, dir, base_offset, s->_next_offset));
+    s->_txn.emplace(std::move(txn));
     return s;
   }
   s->_index.clear();
@@ -94,6 +98,8 @@ result<std::unique_ptr<segment>> segment::open(file_system& fs, const std::strin
   s->_index_written = s->_time_index_written = 0;
   if (auto ec = s->scan(0, false)) return ec;
   if (auto ec = s->write_index()) return ec;
+  SLUICE_TRY(txn, txn_index::open(fs, dir, base_offset, s->_next_offset));
+  s->_txn.emplace(std::move(txn));
   return s;
 }
 
@@ -108,6 +114,9 @@ result<std::unique_ptr<segment>> segment::open_and_recover(file_system& fs, cons
   if (auto ec = s->_time_index_file->truncate(0)) return ec;
   s->_index_written = s->_time_index_written = 0;
   if (auto ec = s->write_index()) return ec;
+  // Entries past a truncated tail are dropped here; producer_state::load rebuilds the rest.
+  SLUICE_TRY(txn, txn_index::open(fs, dir, base_offset, s->_next_offset));
+  s->_txn.emplace(std::move(txn));
   if (out != nullptr) *out = s->_recovery;
   return s;
 }
@@ -339,6 +348,15 @@ result<byte_range> segment::read(int64_t offset, size_t max_bytes) {
     pos += h.size_bytes();
   }
   return byte_range{start, pos - start};
+}
+
+result<int64_t> segment::offset_at(uint64_t position) {
+  if (position >= _size) return _next_offset;
+  std::array<uint8_t, records::kHeaderSize> head;
+  SLUICE_TRY(n, _log->pread(position, head));
+  if (n != head.size()) return errc::truncated;
+  SLUICE_TRY(h, records::parse_batch_header(head));
+  return h.base_offset;
 }
 
 result<wire::bytes> segment::read_bytes(byte_range r) {

@@ -1,8 +1,9 @@
 #pragma once
 // One log segment: `<base offset, 20 digits>.log` holding record batches exactly in Kafka wire
 // format v2 (so Fetch can send a byte range of it as is), `<base offset>.index`, a sparse
-// offset index, and `<base offset>.timeindex`, a sparse time index. Formats:
-// docs/formats/segment.md.
+// offset index, `<base offset>.timeindex`, a sparse time index, and `<base offset>.txnindex`, the
+// aborted transactions whose ABORT marker the segment holds (src/storage/txn_index.h). Formats:
+// docs/formats/segment.md, docs/formats/txn_index.md.
 //
 // Contract:
 // - append() takes one whole v2 batch, rewrites its baseOffset field in place to next_offset()
@@ -28,6 +29,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -36,6 +38,7 @@
 #include "src/protocol/record_batch.h"
 #include "src/protocol/wire.h"
 #include "src/storage/file_io.h"
+#include "src/storage/txn_index.h"
 
 namespace sluice::storage {
 
@@ -136,6 +139,13 @@ class segment {
   // order, a durable offset entry implies the time entries made with it are durable too.
   std::error_code write_index();
 
+  // The segment's aborted-transactions index; its entries are written by the log
+  // (log::append_aborted) and rebuilt by producer_state::load when needs_rebuild().
+  txn_index& txn() { return *_txn; }
+  // The base offset of the batch starting at `position` (a batch boundary), or next_offset() at
+  // the end: the first offset after a byte range read() returned.
+  result<int64_t> offset_at(uint64_t position);
+
   recovery_result last_recovery() const { return _recovery; }
   file& log_file() { return *_log; }
   // Shared so a background fdatasync (group_commit.h) keeps the descriptor open across a roll.
@@ -172,6 +182,7 @@ class segment {
   std::shared_ptr<file> _log;
   std::unique_ptr<file> _index_file;
   std::unique_ptr<file> _time_index_file;
+  std::optional<txn_index> _txn;
   bool _time_index_missing = false;  // no .timeindex on open: rebuild rather than trust empty
   std::vector<index_entry> _index;
   size_t _index_written = 0;  // entries already in .index

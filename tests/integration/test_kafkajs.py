@@ -20,7 +20,7 @@ TOPIC = "kafkajs-topic"
 
 def install():
     os.makedirs(NODE_DIR, exist_ok=True)
-    for f in ("package.json", "package-lock.json", "kafkajs_test.js"):
+    for f in ("package.json", "package-lock.json", "kafkajs_test.js", "kafkajs_idempotent.js"):
         shutil.copy(os.path.join(NODE_SRC, f), NODE_DIR)
     r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                        cwd=NODE_DIR, capture_output=True, text=True, timeout=300)

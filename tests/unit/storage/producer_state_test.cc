@@ -251,27 +251,27 @@ TEST(producer_state, transactions_set_the_lso_and_aborts_are_listed) {
   s.apply(txn(2, 0, 11), 1);
   s.apply(txn(1, 1, 12), 1);
   EXPECT_EQ(s.first_unstable_offset(), 10);
-  s.apply_marker(marker(1, 0, 13), records::control_type::commit, 1);
+  // A commit yields no aborted entry.
+  EXPECT_FALSE(s.apply_marker(marker(1, 0, 13), records::control_type::commit, 1));
   EXPECT_EQ(s.first_unstable_offset(), 11);
-  EXPECT_EQ(s.check_marker(marker(2, 0, 14)).what, verdict::append);
-  s.apply_marker(marker(2, 0, 14), records::control_type::abort, 1);
+  s.apply(txn(3, 0, 15), 1);
+  EXPECT_EQ(s.check_marker(marker(2, 0, 16)).what, verdict::append);
+  // An abort yields its entry; the LSO after it is producer 3's open transaction.
+  EXPECT_EQ(s.apply_marker(marker(2, 0, 16), records::control_type::abort, 1),
+            (aborted_txn{2, 11, 16, 15}));
+  EXPECT_EQ(s.first_unstable_offset(), 15);
+  // With nothing left open the LSO is just past the marker.
+  EXPECT_EQ(s.apply_marker(marker(3, 0, 17), records::control_type::abort, 1),
+            (aborted_txn{3, 15, 17, 18}));
   EXPECT_EQ(s.first_unstable_offset(), -1);
-  ASSERT_EQ(s.aborted().size(), 1u);
-  EXPECT_EQ(s.aborted()[0], (aborted_txn{2, 11, 14}));
-  EXPECT_EQ(s.aborted_in(0, 100).size(), 1u);
-  EXPECT_EQ(s.aborted_in(15, 100).size(), 0u);  // ended before the range
-  EXPECT_EQ(s.aborted_in(0, 11).size(), 0u);    // starts after it
+  // An abort with no open transaction (a retried marker) yields nothing.
+  EXPECT_FALSE(s.apply_marker(marker(3, 0, 18), records::control_type::abort, 1));
   // A marker from an older epoch is fenced.
   s.apply(header(2, 3, 0, 1, 20), 1);
   EXPECT_EQ(s.check_marker(marker(2, 2, 21)).what, verdict::invalid_epoch);
-  // Snapshots keep the aborted list; entries below the log start are dropped on write.
   auto back = producer_state::decode(s.encode());
   ASSERT_TRUE(back);
-  EXPECT_EQ(back.value().aborted(), s.aborted());
-  temp_dir dir;
-  posix_file_system fs;
-  ASSERT_FALSE(s.write_snapshot(fs, dir.path(), 22, false, /*log_start_offset=*/15));
-  EXPECT_TRUE(s.aborted().empty());
+  EXPECT_EQ(back.value().producers(), s.producers());
 }
 
 TEST(producer_state, load_replays_markers) {
@@ -294,8 +294,7 @@ TEST(producer_state, load_replays_markers) {
   auto lg = log::open(fs, dir.path(), {}).value();
   auto loaded = producer_state::load(fs, *lg);
   ASSERT_TRUE(loaded);
-  ASSERT_EQ(loaded.value().aborted().size(), 1u);
-  EXPECT_EQ(loaded.value().aborted()[0], (aborted_txn{4, 0, 1}));
+  EXPECT_EQ(lg->collect_aborted(0, 100).value(), (std::vector<aborted_txn>{{4, 0, 1, 2}}));
   EXPECT_EQ(loaded.value().first_unstable_offset(), 2);
 }
 
