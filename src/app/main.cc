@@ -24,6 +24,8 @@
 #include "src/broker/broker.h"
 #include "src/broker/producer_ids.h"
 #include "src/broker/topic_manager.h"
+#include "src/broker/topic_view.h"
+#include "src/coordinator/group/directory.h"
 #include "src/coordinator/group/group_manager.h"
 #include "src/http/admin_api.h"
 #include "src/http/server.h"
@@ -195,8 +197,11 @@ int main(int argc, char** argv) {
   ready.storage_recovered = true;
   sluice::metrics::add_process_collector(sluice::metrics::registry::global());
   broker.register_metrics();
-  // TODO(groups): pass the group coordinator's sluice::group_directory once it lands.
-  sluice::http::admin_api admin(broker, ready, /*groups=*/nullptr, SLUICE_VERSION);
+  // The admin API reads groups through the coordinator; KIP-848 topic ids are named from the
+  // broker's topic table.
+  sluice::coordinator::group_directory_adapter group_directory(
+      groups, [&topics] { return sluice::broker::current_topic_view(topics); });
+  sluice::http::admin_api admin(broker, ready, &group_directory, SLUICE_VERSION);
   sluice::http::server http([&admin](const sluice::http::request& r) { return admin.handle(r); });
   broker.set_producer_ids(&producer_ids);
   sluice::net::server server(shards, broker,

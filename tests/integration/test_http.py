@@ -17,7 +17,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 from sluiced_process import SLUICED, Sluiced, recv_frame, send_frame  # noqa: E402
 
-from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
@@ -193,9 +193,67 @@ class AdminApi(unittest.TestCase):
             self.assertEqual(int(d["size_bytes"]), size_a)
             self.assertEqual(get_json(b, "/v1/topics/web%2Db")["name"], "web-b")
 
-            # Groups: no group coordinator on this build yet, so nothing is listed.
+            # Groups: nothing yet; then a confluent-kafka consumer reads web-a to its end in
+            # group "readers" and commits partition 0 at 10, partition 1 at its end, and
+            # nothing for partition 2.
             self.assertEqual(get_json(b, "/v1/groups"), {"groups": []})
-            self.assertEqual(get_json(b, "/v1/groups/g1", 404)["error"], "not_found")
+            self.assertEqual(get_json(b, "/v1/groups/readers", 404)["error"], "not_found")
+            hw = {p["partition"]: int(p["high_watermark"]) for p in d["partitions"]}
+            c = Consumer({"bootstrap.servers": bs, "group.id": "readers",
+                          "client.id": "lag-reader", "enable.auto.commit": False,
+                          "auto.offset.reset": "earliest"})
+            try:
+                c.subscribe(["web-a"])
+                got = 0
+                deadline = time.monotonic() + 60
+                while got < 200 and time.monotonic() < deadline:
+                    m = c.poll(1.0)
+                    if m is not None and m.error() is None:
+                        got += 1
+                self.assertEqual(got, 200)
+                c.commit(offsets=[TopicPartition("web-a", 0, 10),
+                                  TopicPartition("web-a", 1, hw[1])], asynchronous=False)
+
+                groups = get_json(b, "/v1/groups")["groups"]
+                self.assertEqual(groups, [{"group_id": "readers", "state": "Stable",
+                                           "protocol_type": "consumer", "members": 1}])
+                g = get_json(b, "/v1/groups/readers")
+                self.assertEqual(g["state"], "Stable")
+                self.assertEqual(g["protocol_type"], "consumer")
+                self.assertIn(g["protocol"], ("range", "roundrobin"))
+                self.assertEqual(len(g["members"]), 1)
+                member = g["members"][0]
+                self.assertEqual(member["client_id"], "lag-reader")
+                self.assertTrue(member["member_id"].startswith("lag-reader-"), member)
+                self.assertEqual(member["assignments"],
+                                 [{"topic": "web-a", "partitions": [0, 1, 2]}])
+                offsets = {o["partition"]: o for o in g["offsets"]}
+                self.assertEqual(sorted(offsets), [0, 1])
+                self.assertEqual(offsets[0], {"topic": "web-a", "partition": 0,
+                                              "committed_offset": "10",
+                                              "high_watermark": str(hw[0]),
+                                              "lag": str(hw[0] - 10)})
+                self.assertEqual(int(offsets[1]["lag"]), 0)
+                self.assertEqual(int(g["total_lag"]), hw[0] - 10)
+
+                # The same lag on /metrics, per group, topic and partition.
+                samples, families = scrape(b)
+                self.assertEqual(families["sluice_consumer_group_lag"].type, "gauge")
+                self.assertEqual(value(samples, "sluice_consumer_group_lag", group="readers",
+                                       topic="web-a", partition="0"), hw[0] - 10)
+                self.assertEqual(value(samples, "sluice_consumer_group_lag", group="readers",
+                                       topic="web-a", partition="1"), 0)
+                self.assertNotIn(("sluice_consumer_group_lag",
+                                  frozenset({"group": "readers", "topic": "web-a",
+                                             "partition": "2"}.items())), samples)
+            finally:
+                c.close()
+            # The member left: the group is Empty and keeps its offsets.
+            g = get_json(b, "/v1/groups/readers")
+            self.assertEqual((g["state"], g["members"]), ("Empty", []))
+            self.assertEqual(int(g["total_lag"]), hw[0] - 10)
+            self.assertEqual(get_json(b, "/v1/groups/nobody", 404)["error"], "not_found")
+            self.assertEqual(get_json(b, "/v1/groups/bad%zz", 400)["error"], "bad_request")
 
             cfg = get_json(b, "/v1/broker/config")
             self.assertEqual(len(cfg["cluster_id"]), 22)
@@ -243,6 +301,26 @@ class AdminApi(unittest.TestCase):
                 s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
                 self.assertIn(b" 400 ", s.recv(4096))
             self.assertEqual(get_json(b, "/v1/health")["status"], "ok")
+
+    def test_connections_follow_open_sockets(self):
+        with Sluiced() as b:
+            samples, _ = scrape(b)  # HTTP is not a Kafka connection
+            self.assertEqual(value(samples, "sluice_connections_active"), 0)
+            self.assertEqual(value(samples, "sluice_connections_accepted_total"), 0)
+            socks = [b.connect() for _ in range(3)]
+            try:
+                for i, s in enumerate(socks):  # answered: accepted and counted
+                    send_frame(s, api_versions_v0(i))
+                    self.assertIsNotNone(recv_frame(s))
+                samples, _ = scrape(b)
+                self.assertEqual(value(samples, "sluice_connections_active"), 3)
+                self.assertEqual(value(samples, "sluice_connections_accepted_total"), 3)
+            finally:
+                for s in socks:
+                    s.close()
+            wait_for(lambda: value(scrape(b)[0], "sluice_connections_active") == 0,
+                     "the connections to close")
+            self.assertEqual(value(scrape(b)[0], "sluice_connections_accepted_total"), 3)
 
     def test_fetch_purgatory_counts_a_long_poll(self):
         with Sluiced() as b:
