@@ -2,7 +2,9 @@
 // their broker or Kafka default). The new set is validated like CreateTopics' configs
 // (INVALID_CONFIG with a message), honours validate_only, and is written to the metadata store
 // on the control thread before the new settings are published (topic_manager::alter). Broker
-// resources: Sluice has no dynamic broker configs, so any key is refused (config_resources.h).
+// resources (node id): the request is the broker's whole set of dynamic configs (keys not named
+// go back to the static value), applied live (topic_manager.h); read-only keys are
+// INVALID_REQUEST, unknown ones INVALID_CONFIG (config_resources.h).
 
 #include "kafka/alter_configs.h"
 
@@ -24,7 +26,8 @@ void handle(request_context& ctx, alter_configs_request& req,
     std::vector<std::string> keys;
     for (const auto& c : r.configs) keys.push_back(c.name);
     if (!start_resource(ctx.cfg, r.resource_type, r.resource_name, keys, p)) continue;
-    alter_spec spec{r.resource_name, false, {}, {}, req.validate_only};
+    alter_spec spec{
+        r.resource_name, false, {}, {}, req.validate_only, r.resource_type == kResourceBroker};
     for (const auto& c : r.configs) {
       if (!c.value) {
         p.early.error = kafka::error::invalid_request;

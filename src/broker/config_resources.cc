@@ -8,7 +8,13 @@ namespace sluice::broker {
 resource_result check_broker_alter(const config& cfg, int8_t type, const std::string& name,
                                    const std::vector<std::string>& keys) {
   resource_result r{type, name, kafka::error::none, {}};
-  if (!name.empty() && name != std::to_string(cfg.node_id)) {
+  if (name.empty()) {
+    r.error = kafka::error::invalid_request;
+    r.message = "Sluice has no cluster-wide default broker configs: alter broker " +
+                std::to_string(cfg.node_id) + " instead";
+    return r;
+  }
+  if (name != std::to_string(cfg.node_id)) {
     r.error = kafka::error::invalid_request;
     r.message = "Unexpected broker id, expected " + std::to_string(cfg.node_id) +
                 " or empty string, but received " + name;
@@ -16,6 +22,7 @@ resource_result check_broker_alter(const config& cfg, int8_t type, const std::st
   }
   std::string unknown, static_keys;
   for (const auto& k : keys) {
+    if (find_config_setting(k) != nullptr && is_dynamic_broker_config(k)) continue;
     auto& list = find_config_setting(k) == nullptr ? unknown : static_keys;
     list += (list.empty() ? "" : ", ") + k;
   }
@@ -25,7 +32,7 @@ resource_result check_broker_alter(const config& cfg, int8_t type, const std::st
   } else if (!static_keys.empty()) {
     r.error = kafka::error::invalid_request;
     r.message = "Cannot update these configs dynamically: " + static_keys +
-                " (Sluice reads broker settings at startup: change the config file and restart)";
+                " (read-only: change the config file and restart)";
   }
   return r;
 }
@@ -35,7 +42,7 @@ bool start_resource(const config& cfg, int8_t type, const std::string& name,
   p.early = {type, name, kafka::error::none, {}};
   if (type == kResourceBroker) {
     p.early = check_broker_alter(cfg, type, name, keys);
-    return false;
+    return p.early.error == kafka::error::none;
   }
   if (type != kResourceTopic) {
     p.early.error = kafka::error::invalid_request;
@@ -63,7 +70,7 @@ void alter_resources(request_context& ctx, std::vector<pending_resource> resourc
         continue;
       }
       auto& oc = outcomes[o++];
-      out.push_back({kResourceTopic, oc.name, oc.error, std::move(oc.message)});
+      out.push_back({p.early.type, oc.name, oc.error, std::move(oc.message)});
     }
     done(std::move(out));
   };

@@ -1,7 +1,7 @@
 #pragma once
 // What AlterConfigs and IncrementalAlterConfigs share: Kafka's resource types, the checks on a
-// broker resource (Sluice reads broker settings at startup, so none can change at runtime), and
-// running the topic changes on the topic manager's control thread.
+// broker resource (only is_dynamic_broker_config keys may change at runtime), and running the
+// topic and broker changes on the topic manager's control thread.
 //
 // Thread safety: alter_resources() from the connection's shard; `done` runs back on that shard.
 
@@ -32,19 +32,21 @@ struct pending_resource {
   std::optional<alter_spec> change;
 };
 
-// The answer to altering broker resource `name` with `keys`: INVALID_REQUEST for another
-// node's id, INVALID_CONFIG for unknown keys, INVALID_REQUEST for keys that are static.
+// The early answer to altering broker resource `name` with `keys`: INVALID_REQUEST for another
+// node's id or the cluster default (""), INVALID_CONFIG for unknown keys, INVALID_REQUEST for
+// keys that are read-only; error none when the change may go ahead.
 resource_result check_broker_alter(const config& cfg, int8_t type, const std::string& name,
                                    const std::vector<std::string>& keys);
 
-// Starts one resource of an alter request: broker resources are answered at once
+// Starts one resource of an alter request: broker resources are checked at once
 // (check_broker_alter with `keys`), other types but topics are INVALID_REQUEST. Returns true
-// for a topic, whose alter_spec the caller then builds into `p.change`.
+// for a topic or an acceptable broker change, whose alter_spec (broker = type is BROKER) the
+// caller then builds into `p.change`.
 bool start_resource(const config& cfg, int8_t type, const std::string& name,
                     const std::vector<std::string>& keys, pending_resource& p);
 
-// Applies the topic changes (one topic_manager::alter call) and calls done with one result per
-// resource, in request order, on the connection's shard.
+// Applies the topic and broker changes (one topic_manager::alter call) and calls done with one
+// result per resource, in request order, on the connection's shard.
 void alter_resources(request_context& ctx, std::vector<pending_resource> resources,
                      std::function<void(std::vector<resource_result>)> done);
 

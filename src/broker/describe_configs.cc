@@ -5,10 +5,13 @@
 // Topics (resource type 2) answer from the current topic snapshot, on the connection's shard:
 // every key of meta's topic config table (or the requested ones), resolved override > broker
 // synonym > Kafka default. Synonyms follow Kafka's order: the topic override, the broker
-// setting when set away from its default (STATIC_BROKER_CONFIG), then the default.
-// Brokers (type 4, name = node id) list sluice::config's settings, read-only (none is dynamic),
-// STATIC_BROKER_CONFIG when set away from the default, else DEFAULT_CONFIG. The default broker
-// resource ("") has no dynamic defaults, so it lists nothing, as in Kafka.
+// setting when changed at runtime (DYNAMIC_BROKER_CONFIG), the broker setting when set away
+// from its default at startup (STATIC_BROKER_CONFIG), then the default.
+// Brokers (type 4, name = node id) list sluice::config's settings as they are now:
+// DYNAMIC_BROKER_CONFIG for the dynamic overrides (topic_manager::broker_configs), else
+// STATIC_BROKER_CONFIG when set away from the default, else DEFAULT_CONFIG; read-only unless
+// is_dynamic_broker_config. The default broker resource ("") has no dynamic defaults, so it
+// lists nothing, as in Kafka.
 // Unknown topics are UNKNOWN_TOPIC_OR_PARTITION, other resource types INVALID_REQUEST, per
 // resource. Requested keys Sluice does not know are left out, as Kafka does.
 
@@ -31,6 +34,7 @@ using entry_t = result_t::describe_configs_resource_result;
 
 // Kafka's DescribeConfigsResponse ConfigSource and ConfigType.
 constexpr int8_t kTopicConfig = 1;
+constexpr int8_t kDynamicBrokerConfig = 2;
 constexpr int8_t kStaticBrokerConfig = 4;
 constexpr int8_t kDefaultConfig = 5;
 constexpr int8_t kBoolean = 1, kString = 2, kInt = 3, kLong = 5, kDouble = 6, kList = 7;
@@ -92,19 +96,24 @@ void describe_topic(const request_context& ctx, const describe_configs_request& 
     return;
   }
   const topic_entry& t = *it->second;
+  auto broker_cfg = ctx.owner.topics().broker_configs();
   for (const auto& key : meta::topic_config_keys()) {
     if (!wanted(r, key.name)) continue;
-    auto resolved = meta::resolve_topic_config(key.name, t.configs, ctx.cfg);
+    auto resolved = meta::resolve_topic_config(key.name, t.configs, broker_cfg->effective);
     if (!resolved) continue;  // a damaged override; load() already logged it
     const auto& v = resolved.value();
     auto& e = out.configs.emplace_back();
     e.name = std::string(key.name);
     e.value = v.value;
     e.read_only = false;
+    const bool dynamic = v.source != meta::config_source::topic_override &&
+                         !key.broker_key.empty() &&
+                         broker_cfg->overrides.contains(std::string(key.broker_key));
     e.config_source = v.source == meta::config_source::topic_override  ? kTopicConfig
+                      : dynamic                                        ? kDynamicBrokerConfig
                       : v.source == meta::config_source::broker_config ? kStaticBrokerConfig
                                                                        : kDefaultConfig;
-    e.is_default = v.source == meta::config_source::default_config;
+    e.is_default = v.source == meta::config_source::default_config && !dynamic;
     e.is_sensitive = false;
     e.config_type = kafka_type(key.type);
     e.documentation =
@@ -116,6 +125,10 @@ void describe_topic(const request_context& ctx, const describe_configs_request& 
     std::string_view default_name = key.name;
     if (!key.broker_key.empty()) {
       default_name = key.broker_key;
+      if (auto d = broker_cfg->overrides.find(std::string(key.broker_key));
+          d != broker_cfg->overrides.end()) {
+        add_synonym(e, key.broker_key, d->second, kDynamicBrokerConfig);
+      }
       if (find_config_setting(key.broker_key) != nullptr) {
         auto value = config_setting_value(ctx.cfg, key.broker_key);
         if (value != config_setting_default(key.broker_key)) {
@@ -136,22 +149,30 @@ void describe_broker(const request_context& ctx, const describe_configs_request&
                         " or empty string, but received " + r.resource_name;
     return;
   }
+  auto broker_cfg = ctx.owner.topics().broker_configs();
   for (const auto& s : config_settings()) {
     if (!wanted(r, s.name)) continue;
-    auto value = config_setting_value(ctx.cfg, s.name);
+    auto value = config_setting_value(broker_cfg->effective, s.name);
+    auto static_value = config_setting_value(ctx.cfg, s.name);
     auto dflt = config_setting_default(s.name);
-    bool is_default = value == dflt;
+    auto dynamic = broker_cfg->overrides.find(std::string(s.name));
+    const bool is_dynamic = dynamic != broker_cfg->overrides.end();
+    bool is_default = !is_dynamic && value == dflt;
     auto& e = out.configs.emplace_back();
     e.name = std::string(s.name);
     e.value = value;
-    e.read_only = true;  // Kafka marks configs that cannot change at runtime read-only
-    e.config_source = is_default ? kDefaultConfig : kStaticBrokerConfig;
+    // Kafka marks configs that cannot change at runtime read-only.
+    e.read_only = !is_dynamic_broker_config(s.name);
+    e.config_source = is_dynamic   ? kDynamicBrokerConfig
+                      : is_default ? kDefaultConfig
+                                   : kStaticBrokerConfig;
     e.is_default = is_default;
     e.is_sensitive = false;
     e.config_type = kafka_type(s.type);
     e.documentation = req.include_documentation ? std::optional<std::string>(s.doc) : std::nullopt;
     if (!req.include_synonyms) continue;
-    if (!is_default) add_synonym(e, s.name, value, kStaticBrokerConfig);
+    if (is_dynamic) add_synonym(e, s.name, dynamic->second, kDynamicBrokerConfig);
+    if (static_value != dflt) add_synonym(e, s.name, static_value, kStaticBrokerConfig);
     add_synonym(e, s.name, dflt, kDefaultConfig);
   }
 }

@@ -3,8 +3,9 @@
 // value; on other keys they are INVALID_CONFIG. The result is validated as a whole
 // (INVALID_CONFIG with a message), honours validate_only, and is written to the metadata store
 // on the control thread before the new settings are published (topic_manager::alter). Duplicate
-// keys in one resource are INVALID_REQUEST, as in Kafka. Broker resources: Sluice has no dynamic
-// broker configs, so any key is refused (config_resources.h).
+// keys in one resource are INVALID_REQUEST, as in Kafka. Broker resources (node id): SET and
+// DELETE of dynamic broker configs, applied live (topic_manager.h); read-only keys are
+// INVALID_REQUEST, unknown ones INVALID_CONFIG (config_resources.h).
 
 #include "kafka/incremental_alter_configs.h"
 
@@ -38,7 +39,8 @@ void handle(request_context& ctx, incremental_alter_configs_request& req,
     if (!start_resource(ctx.cfg, r.resource_type, r.resource_name, {seen.begin(), seen.end()}, p)) {
       continue;
     }
-    alter_spec spec{r.resource_name, true, {}, {}, req.validate_only};
+    alter_spec spec{
+        r.resource_name, true, {}, {}, req.validate_only, r.resource_type == kResourceBroker};
     for (const auto& c : r.configs) {
       spec.changes.push_back({c.name, static_cast<config_op>(c.config_operation), c.value});
     }

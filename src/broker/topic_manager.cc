@@ -79,23 +79,28 @@ void run_changes(boost::asio::thread_pool& control,
 }  // namespace
 
 topic_manager::topic_manager(const config& cfg, meta::store& store)
-    : _cfg(cfg), _store(store), _map(std::make_shared<const topic_map>()) {}
+    : _cfg(cfg),
+      _effective(cfg),
+      _store(store),
+      _map(std::make_shared<const topic_map>()),
+      _broker_configs(std::make_shared<const broker_config_state>(broker_config_state{cfg, {}})) {}
 
 topic_manager::~topic_manager() { stop(); }
 
 void topic_manager::stop() { _control.join(); }
 
 std::error_code topic_manager::load() {
+  if (auto ec = load_broker_configs()) return ec;
   auto listed = _store.list_topics();
   if (!listed) return listed.error();
   auto& topics = listed.value();
   auto map = std::make_shared<topic_map>();
   for (auto& t : topics) {
-    auto settings = meta::resolve_topic_settings(t.configs, _cfg);
+    auto settings = meta::resolve_topic_settings(t.configs, _effective);
     if (!settings) {
       spdlog::error("topic {}: stored configs no longer resolve ({}); using broker defaults",
                     t.name, settings.error().message());
-      settings = meta::resolve_topic_settings({}, _cfg);
+      settings = meta::resolve_topic_settings({}, _effective);
       if (!settings) return settings.error();
     }
     auto e = std::make_shared<topic_entry>();
@@ -132,7 +137,7 @@ topic_outcome topic_manager::create_one(const topic_spec& spec, topic_map& next)
   if (next.contains(spec.name)) {
     return fail(kafka::error::topic_already_exists, "Topic '" + spec.name + "' already exists.");
   }
-  int32_t partitions = spec.partitions == -1 ? _cfg.num_partitions : spec.partitions;
+  int32_t partitions = spec.partitions == -1 ? _effective.num_partitions : spec.partitions;
   if (partitions <= 0) {
     return fail(kafka::error::invalid_partitions, "Number of partitions must be larger than 0.");
   }
@@ -145,7 +150,7 @@ topic_outcome topic_manager::create_one(const topic_spec& spec, topic_map& next)
   if (auto why = meta::validate_topic_configs(spec.configs); !why.empty()) {
     return fail(kafka::error::invalid_config, why);
   }
-  auto settings = meta::resolve_topic_settings(spec.configs, _cfg);
+  auto settings = meta::resolve_topic_settings(spec.configs, _effective);
   if (!settings) return fail(kafka::error::invalid_config, settings.error().message());
 
   auto e = std::make_shared<topic_entry>();
@@ -264,6 +269,7 @@ void topic_manager::alter(std::vector<alter_spec> specs, alter_done done) {
 }
 
 topic_outcome topic_manager::alter_one(const alter_spec& spec, topic_map& next) {
+  if (spec.broker) return alter_broker_one(spec, next);
   topic_outcome r{spec.name, kafka::error::none, {}, nullptr};
   auto fail = [&](kafka::error e, std::string msg) {
     r.error = e;
@@ -306,7 +312,7 @@ topic_outcome topic_manager::alter_one(const alter_spec& spec, topic_map& next) 
           if (!ch.value) {
             return fail(kafka::error::invalid_request, "Null value not supported for: " + ch.name);
           }
-          auto cur = meta::resolve_topic_config(ch.name, configs, _cfg);
+          auto cur = meta::resolve_topic_config(ch.name, configs, _effective);
           auto items = split_list(cur ? std::string_view(cur.value().value) : "");
           for (const auto& v : split_list(*ch.value)) {
             auto pos = std::find(items.begin(), items.end(), v);
@@ -326,7 +332,7 @@ topic_outcome topic_manager::alter_one(const alter_spec& spec, topic_map& next) 
   if (auto why = meta::validate_topic_configs(configs); !why.empty()) {
     return fail(kafka::error::invalid_config, why);
   }
-  auto settings = meta::resolve_topic_settings(configs, _cfg);
+  auto settings = meta::resolve_topic_settings(configs, _effective);
   if (!settings) return fail(kafka::error::invalid_config, settings.error().message());
 
   auto e = std::make_shared<topic_entry>(old);

@@ -13,8 +13,15 @@
 //   partitions' logs are the caller's to drop on their owner shards (shard_partitions::drop).
 // - Adding partitions only ever increases the count; it is persisted before it is published.
 //
-// Thread safety: snapshot() from any thread; create(), alter(), remove() and add_partitions()
-// from any thread; load() and stop() from the main thread only.
+// - Dynamic broker configs (AlterConfigs/IncrementalAlterConfigs on the BROKER resource): the
+//   log.* defaults topics fall back to, and message.max.bytes (is_dynamic_broker_config). Nothing
+//   reads them but topic settings resolution, so a change is applied live by re-resolving every
+//   topic on the control thread and publishing the new settings as a topic config change does.
+//   The overrides are stored (broker_config column family) before they are published, and
+//   applied again by load().
+//
+// Thread safety: snapshot() and broker_configs() from any thread; create(), alter(), remove() and
+// add_partitions() from any thread; load() and stop() from the main thread only.
 
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
@@ -23,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sluice/config.h>
@@ -74,13 +82,24 @@ struct config_change {
 };
 
 // A change of one topic's overrides: AlterConfigs replaces them all (`replace`), while
-// IncrementalAlterConfigs applies `changes` to the current ones.
+// IncrementalAlterConfigs applies `changes` to the current ones. With `broker` set, the
+// resource is the broker (`name` its node id) and the overrides are dynamic broker configs.
 struct alter_spec {
   std::string name;
   bool incremental = false;
   meta::config_map replace;
   std::vector<config_change> changes;
   bool validate_only = false;
+  bool broker = false;
+};
+
+// The broker settings Sluice can change at runtime (Kafka's names).
+bool is_dynamic_broker_config(std::string_view key);
+
+// The broker's settings as they are now: the startup config with the dynamic overrides applied.
+struct broker_config_state {
+  config effective;
+  meta::config_map overrides;  // DYNAMIC_BROKER_CONFIG
 };
 
 // A topic to delete: by name, or by id.
@@ -106,6 +125,9 @@ class topic_manager {
   void stop();
 
   std::shared_ptr<const topic_map> snapshot() const { return _map.load(); }
+  std::shared_ptr<const broker_config_state> broker_configs() const {
+    return _broker_configs.load();
+  }
 
   using create_done = std::function<void(std::vector<topic_outcome>)>;
   void create(std::vector<topic_spec> specs, create_done done);
@@ -126,12 +148,17 @@ class topic_manager {
  private:
   topic_outcome create_one(const topic_spec& spec, topic_map& next);
   topic_outcome alter_one(const alter_spec& spec, topic_map& next);
+  topic_outcome alter_broker_one(const alter_spec& spec, topic_map& next);
+  // load(): applies the stored dynamic broker configs to _effective.
+  std::error_code load_broker_configs();
   topic_outcome remove_one(const topic_ref& ref, topic_map& next);
   topic_outcome add_partitions_one(const partitions_spec& spec, topic_map& next);
 
-  const config& _cfg;
+  const config& _cfg;  // as started (file and flags)
+  config _effective;   // _cfg with the dynamic broker configs; load() and the control thread
   meta::store& _store;
   std::atomic<std::shared_ptr<const topic_map>> _map;
+  std::atomic<std::shared_ptr<const broker_config_state>> _broker_configs;
   uint64_t _next_incarnation = 1;  // load() and the control thread only
   boost::asio::thread_pool _control{1};
 };

@@ -318,12 +318,18 @@ response admin_api::broker_config() {
   v1::BrokerConfig c;
   c.set_node_id(_broker.cfg().node_id);
   c.set_cluster_id(_broker.cluster_id());
+  auto now = _broker.topics().broker_configs();
   for (const auto& s : config_settings()) {
     auto* e = c.add_configs();
     e->set_name(std::string(s.name));
-    e->set_value(config_setting_value(_broker.cfg(), s.name));
-    e->set_source(e->value() == config_setting_default(s.name) ? "default" : "static");
+    e->set_value(config_setting_value(now->effective, s.name));
+    if (now->overrides.contains(std::string(s.name))) {
+      e->set_source("dynamic");
+    } else {
+      e->set_source(e->value() == config_setting_default(s.name) ? "default" : "static");
+    }
     e->set_doc(std::string(s.doc));
+    e->set_read_only(!broker::is_dynamic_broker_config(s.name));
   }
   return json(200, c);
 }

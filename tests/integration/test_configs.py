@@ -299,6 +299,75 @@ class Alter(unittest.TestCase):
                 self.assertEqual(r[0][0], 0)
                 self.assertIsNone(produce(b.port, "t", b"x" * 5000))
 
+class DynamicBroker(unittest.TestCase):
+    """Dynamic broker configs: AlterConfigs (confluent-kafka) and IncrementalAlterConfigs (raw v0)
+    on the BROKER resource, applied live to topics without their own override, shown by
+    DescribeConfigs as DYNAMIC_BROKER_CONFIG, kept across a restart."""
+
+    def test_set_live_describe_restart_delete(self):
+        with tempfile.TemporaryDirectory() as data:
+            with Sluiced(data_dir=data) as b:
+                a = admin(b)
+                create(a, NewTopic("plain", 1, 1),
+                       NewTopic("own", 1, 1, config={"max.message.bytes": "100000"}))
+                self.assertIsNone(produce(b.port, "plain", b"x" * 5000))  # partitions open
+                self.assertIsNone(produce(b.port, "own", b"x" * 5000))
+                res = ConfigResource("broker", "0", set_config={"message.max.bytes": "1000",
+                                                                "log.retention.ms": "3600000"})
+                a.alter_configs([res])[res].result(10)
+                # Live: the topic without an override follows the new default at once; the
+                # topic with its own max.message.bytes keeps it.
+                err = produce(b.port, "plain", b"x" * 5000)
+                self.assertEqual(err.code(), KafkaError.MSG_SIZE_TOO_LARGE)
+                self.assertIsNone(produce(b.port, "own", b"x" * 5000))
+
+                cfg = describe(a, "broker", "0")
+                for key, v in (("message.max.bytes", "1000"), ("log.retention.ms", "3600000")):
+                    self.assertEqual(cfg[key].value, v)
+                    self.assertEqual(cfg[key].source, ConfigSource.DYNAMIC_BROKER_CONFIG.value)
+                    self.assertFalse(cfg[key].is_read_only)
+                    self.assertFalse(cfg[key].is_default)
+                self.assertTrue(cfg["num.partitions"].is_read_only)
+                t = describe(a, "topic", "plain")
+                self.assertEqual(t["retention.ms"].value, "3600000")
+                self.assertEqual(t["retention.ms"].source,
+                                 ConfigSource.DYNAMIC_BROKER_CONFIG.value)
+                self.assertEqual(t["max.message.bytes"].value, "1000")
+
+                # Read-only, unknown, invalid values, the cluster default and APPEND: refused,
+                # nothing changes.
+                r = incremental_alter(b, [(4, "0", [("log.dir", SET, "/tmp/x")]),
+                                          (4, "0", [("no.such.key", SET, "1")]),
+                                          (4, "0", [("log.retention.ms", SET, "forever")]),
+                                          (4, "", [("log.retention.ms", SET, "1")]),
+                                          (4, "0", [("log.cleanup.policy", APPEND, "compact")])])
+                self.assertEqual([x[0] for x in r], [42, 40, 40, 42, 40], r)
+                self.assertIn("log.dir", r[0][1])
+                self.assertIn("dynamically", r[0][1])
+                self.assertEqual(describe(a, "broker", "0")["log.retention.ms"].value, "3600000")
+                # validate_only changes nothing.
+                r = incremental_alter(b, [(4, "0", [("log.retention.ms", SET, "1000")])],
+                                      validate_only=True)
+                self.assertEqual(r[0][0], 0, r)
+                self.assertEqual(describe(a, "broker", "0")["log.retention.ms"].value, "3600000")
+            with Sluiced(data_dir=data) as b:
+                a = admin(b)
+                cfg = describe(a, "broker", "0")
+                self.assertEqual(cfg["message.max.bytes"].value, "1000")
+                self.assertEqual(cfg["message.max.bytes"].source,
+                                 ConfigSource.DYNAMIC_BROKER_CONFIG.value)
+                err = produce(b.port, "plain", b"x" * 5000)
+                self.assertEqual(err.code(), KafkaError.MSG_SIZE_TOO_LARGE)
+                # IncrementalAlterConfigs DELETE: back to the static value, live.
+                r = incremental_alter(b, [(4, "0", [("message.max.bytes", DELETE, None)])])
+                self.assertEqual(r, [(0, None, 4, "0")])
+                self.assertIsNone(produce(b.port, "plain", b"x" * 5000))
+                cfg = describe(a, "broker", "0")
+                self.assertEqual(cfg["message.max.bytes"].source,
+                                 ConfigSource.DEFAULT_CONFIG.value)
+                self.assertEqual(cfg["log.retention.ms"].source,
+                                 ConfigSource.DYNAMIC_BROKER_CONFIG.value)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
