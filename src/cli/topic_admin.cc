@@ -6,6 +6,7 @@
 #include <set>
 
 #include "src/cli/commands.h"
+#include "src/cli/log_dirs.h"
 
 namespace sluice::cli {
 
@@ -120,21 +121,25 @@ outcome<void> topic_describe(const context& ctx, const std::string& name, bool a
   CLI_TRY(topic, require_topic(s.md, name));
   CLI_TRY(marks, watermarks(s.rk.get(), ctx.opt, *topic));
   CLI_TRY(configs, describe_configs(s.rk.get(), ctx.opt, RD_KAFKA_RESOURCE_TOPIC, name));
+  // Sizes from the partitions' leaders (DescribeLogDirs on a connection of our own).
+  CLI_TRY(sizes, partition_sizes(s.md, *topic, ctx.opt.timeout));
+  int64_t total = 0;
+  for (const auto& [p, n] : sizes) total += n;
   report r;
   r.fields = {
       {"name", topic->name},
       {"partition_count", topic->partitions.size()},
       {"replication_factor", topic->partitions.empty() ? 0 : topic->partitions[0].replicas.size()},
-      // librdkafka 2.0.2 has no DescribeLogDirs call, so sizes cannot be asked for.
-      {"size_bytes", "unavailable (librdkafka 2.0.2 has no DescribeLogDirs)"}};
-  if (ctx.format != output_format::table) r.fields.back().second = nullptr;
-  table parts{
-      "partitions",
-      {"partition", "leader", "replicas", "isr", "log_start_offset", "high_watermark", "messages"},
-      {}};
+      {"size_bytes", total}};
+  table parts{"partitions",
+              {"partition", "leader", "replicas", "isr", "log_start_offset", "high_watermark",
+               "messages", "size_bytes"},
+              {}};
   for (const auto& p : topic->partitions) {
     auto m = marks[p.id];
-    parts.rows.push_back({p.id, p.leader, p.replicas, p.isr, m.low, m.high, m.high - m.low});
+    auto size = sizes.find(p.id);
+    parts.rows.push_back({p.id, p.leader, p.replicas, p.isr, m.low, m.high, m.high - m.low,
+                          size == sizes.end() ? json() : json(size->second)});
   }
   r.tables.push_back(std::move(parts));
   r.tables.push_back(config_table(configs, all_configs));

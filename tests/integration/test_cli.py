@@ -7,11 +7,14 @@ confluent-kafka produces is read with the CLI."""
 import json
 import os
 import pty
+import select
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sluiced_process import BIN_DIR, Sluiced  # noqa: E402
@@ -69,6 +72,21 @@ def sections(text):
     return out
 
 
+def read_pty(master):
+    """Everything written to a pty's slave side until it closes."""
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return out
+
+
 def assert_error_line(test, r, name):
     test.assertEqual(r.code, 1, r.err)
     lines = r.err.strip().splitlines()
@@ -96,7 +114,8 @@ class TopicVerbs(unittest.TestCase):
             d = sluice(b.port, "topic", "describe", "orders", "--format", "json").json()
             self.assertEqual(d["name"], "orders")
             self.assertEqual((d["partition_count"], d["replication_factor"]), (3, 1))
-            self.assertIsNone(d["size_bytes"])  # librdkafka 2.0.2 cannot ask (no DescribeLogDirs)
+            self.assertEqual(d["size_bytes"], 0)  # nothing produced yet
+            self.assertEqual([p["size_bytes"] for p in d["partitions"]], [0, 0, 0])
             self.assertEqual([p["partition"] for p in d["partitions"]], [0, 1, 2])
             configs = {c["name"]: c for c in d["configs"]}
             self.assertEqual(configs["retention.ms"],
@@ -117,17 +136,23 @@ class TopicVerbs(unittest.TestCase):
             lines = "".join(f"k{i}:v{i}\n" for i in range(10)).encode()
             sluice(b.port, "topic", "produce", "t", "-p", "1", "-k", ":", input=lines)
             doc = sluice(b.port, "topic", "describe", "t", "--format", "json").json()
+            # Sizes (DescribeLogDirs) agree with the admin HTTP API's (read on the shards).
+            with urllib.request.urlopen(b.http_url("/v1/topics/t"), timeout=30) as resp:
+                http_parts = {p["partition"]: int(p["size_bytes"])
+                              for p in json.loads(resp.read())["partitions"]}
+            self.assertGreater(http_parts[1], 10 * 6)
+            self.assertEqual(doc["size_bytes"], http_parts[1])
             self.assertEqual(doc["partitions"], [
                 {"partition": 0, "leader": 0, "replicas": [0], "isr": [0], "log_start_offset": 0,
-                 "high_watermark": 0, "messages": 0},
+                 "high_watermark": 0, "messages": 0, "size_bytes": 0},
                 {"partition": 1, "leader": 0, "replicas": [0], "isr": [0], "log_start_offset": 0,
-                 "high_watermark": 10, "messages": 10}])
+                 "high_watermark": 10, "messages": 10, "size_bytes": http_parts[1]}])
             text = sluice(b.port, "topic", "describe", "t").out
             s = sections(text)
             fields = dict(ln.split(None, 1) for ln in s[""].splitlines())
             self.assertEqual(fields["NAME"], "t")
             self.assertEqual(fields["PARTITION-COUNT"], "2")
-            self.assertTrue(fields["SIZE-BYTES"].startswith("unavailable"))
+            self.assertEqual(fields["SIZE-BYTES"], str(http_parts[1]))
             rows = parse_table(s["PARTITIONS"])
             self.assertEqual(rows[1]["HIGH-WATERMARK"], "10")
             self.assertEqual(rows[1]["REPLICAS"], "0")
@@ -253,6 +278,42 @@ class ProduceConsume(unittest.TestCase):
             r = sluice(b.port, "topic", "consume", "t", "-e", "-o", "end")
             self.assertEqual(r.out, "")
 
+    def test_consume_follows_by_default(self):
+        with Sluiced() as b:
+            sluice(b.port, "topic", "create", "t", "-p", "1")
+            sluice(b.port, "topic", "produce", "t", input=b"one\ntwo\n")
+            proc = subprocess.Popen([SLUICE, "--brokers", f"127.0.0.1:{b.port}", "topic",
+                                     "consume", "t", "-f", "%v\n"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            try:
+                buf = b""
+
+                def read_until(n):
+                    """The first n lines on stdout (fewer if it ends or 60 s pass)."""
+                    nonlocal buf
+                    deadline = time.monotonic() + 60
+                    fd = proc.stdout.fileno()
+                    while buf.count(b"\n") < n and time.monotonic() < deadline:
+                        ready, _, _ = select.select([fd], [], [], 1)
+                        if ready:
+                            chunk = os.read(fd, 4096)
+                            if not chunk:
+                                break
+                            buf += chunk
+                    return buf.decode().splitlines()[:n]
+
+                self.assertEqual(read_until(2), ["one", "two"])
+                # At the end it keeps waiting; a record produced now shows up.
+                self.assertIsNone(proc.poll())
+                sluice(b.port, "topic", "produce", "t", input=b"three\n")
+                self.assertEqual(read_until(3), ["one", "two", "three"])
+                self.assertIsNone(proc.poll())
+            finally:
+                proc.terminate()
+                proc.wait(30)
+                proc.stdout.close()
+                proc.stderr.close()
+
     def test_consume_from_time_and_headers(self):
         with Sluiced() as b:
             sluice(b.port, "topic", "create", "t", "-p", "1")
@@ -295,6 +356,21 @@ class ProduceConsume(unittest.TestCase):
             self.assertIn(b"produced 3 records", tty)
             self.assertIn(b"records/s", tty)
 
+            # consume -n: progress on the terminal (stderr), records on the pipe (stdout).
+            master, slave = pty.openpty()
+            proc = subprocess.run([SLUICE, "--brokers", f"127.0.0.1:{b.port}", "topic", "consume",
+                                   "t", "-n", "3", "-f", "%v\n"], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=slave, timeout=120)
+            os.close(slave)
+            tty = read_pty(master)
+            self.assertEqual(proc.returncode, 0)
+            self.assertEqual(proc.stdout, b"1\n2\n3\n")
+            self.assertIn(b"consumed 3 records", tty)
+            self.assertIn(b"records/s", tty)
+            # Piped stderr: no progress at all.
+            r = sluice(b.port, "topic", "consume", "t", "-n", "3", "-f", "%v\n")
+            self.assertEqual((r.out, r.err), ("1\n2\n3\n", ""))
+
 
 class ErrorPaths(unittest.TestCase):
     def test_unknown_topic(self):
@@ -326,6 +402,24 @@ class ErrorPaths(unittest.TestCase):
             lines = r.err.strip().splitlines()
             self.assertEqual(len(lines), 1, r.err)
             self.assertIn(f"cannot reach a broker at 127.0.0.1:{port} within 1000 ms", lines[0])
+
+    def test_brokers_from_the_environment(self):
+        with Sluiced() as b:
+            sluice(b.port, "topic", "create", "env-topic", "-p", "1")
+            env = {**os.environ, "SLUICE_BROKERS": f"127.0.0.1:{b.port}"}
+            proc = subprocess.run([SLUICE, "topic", "list", "--format", "json"], env=env,
+                                  capture_output=True, timeout=120)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertEqual([t["name"] for t in json.loads(proc.stdout)], ["env-topic"])
+        # --brokers wins over the environment.
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+        s.close()
+        proc = subprocess.run([SLUICE, "--brokers", f"127.0.0.1:{dead}", "--timeout", "1s",
+                               "topic", "list"], env=env, capture_output=True, timeout=120)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(f"127.0.0.1:{dead}", proc.stderr.decode())
 
     def test_usage_errors(self):
         r = sluice(1, "topic", "create", check=False)
@@ -369,6 +463,29 @@ class ClusterVerbs(unittest.TestCase):
             self.assertIn("dynamically", r.err)
             r = sluice(b.port, "cluster", "config", "get", "-b", "7", check=False)
             assert_error_line(self, r, "BROKER_NOT_AVAILABLE")
+            r = sluice(b.port, "cluster", "config", "set", "log.retention.ms=soon", check=False)
+            assert_error_line(self, r, "INVALID_CONFIG")
+
+            # Dynamic broker configs: set one, then a second (the first is kept: the CLI sends
+            # AlterConfigs with the broker's whole dynamic set), read back by the CLI and by
+            # confluent-kafka's DescribeConfigs.
+            out = sluice(b.port, "cluster", "config", "set", "log.retention.ms=86400000",
+                         "--format", "json").json()
+            self.assertEqual(out, [{"name": "log.retention.ms", "value": "86400000"}])
+            sluice(b.port, "cluster", "config", "set", "log.segment.bytes=1048576")
+            rows = parse_table(sluice(b.port, "cluster", "config", "get", "log.retention.ms",
+                                      "log.segment.bytes", "num.partitions").out)
+            self.assertEqual(
+                {r["NAME"]: (r["VALUE"], r["SOURCE"], r["READ-ONLY"]) for r in rows},
+                {"log.retention.ms": ("86400000", "DYNAMIC_BROKER_CONFIG", "false"),
+                 "log.segment.bytes": ("1048576", "DYNAMIC_BROKER_CONFIG", "false"),
+                 "num.partitions": ("3", "STATIC_BROKER_CONFIG", "true")})
+            a = AdminClient({"bootstrap.servers": f"127.0.0.1:{b.port}"})
+            res = ConfigResource("broker", "0")
+            cfg = a.describe_configs([res])[res].result(10)
+            self.assertEqual(cfg["log.retention.ms"].value, "86400000")
+            self.assertEqual(cfg["log.retention.ms"].source, 2)  # DYNAMIC_BROKER_CONFIG
+            self.assertFalse(cfg["log.retention.ms"].is_read_only)
 
 
 class HelpAndCompletion(unittest.TestCase):
