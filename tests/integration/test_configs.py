@@ -3,11 +3,13 @@ confluent-kafka's AdminClient, DescribeConfigs v2 with kafka-python, Incremental
 (neither Debian client has it: sent as a raw v0 request), Kafka's errors, a changed config
 surviving a restart, and a changed max.message.bytes taking effect on produce."""
 
+import json
 import os
 import struct
 import sys
 import tempfile
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sluiced_process import Sluiced, recv_frame, send_frame  # noqa: E402
@@ -350,6 +352,39 @@ class DynamicBroker(unittest.TestCase):
                                       validate_only=True)
                 self.assertEqual(r[0][0], 0, r)
                 self.assertEqual(describe(a, "broker", "0")["log.retention.ms"].value, "3600000")
+
+                # The admin HTTP API shows the same (source "dynamic", not read-only).
+                with urllib.request.urlopen(b.http_url("/v1/broker/config"), timeout=30) as resp:
+                    http_cfg = {c["name"]: c for c in json.loads(resp.read())["configs"]}
+                self.assertEqual(http_cfg["log.retention.ms"]["value"], "3600000")
+                self.assertEqual(http_cfg["log.retention.ms"]["source"], "dynamic")
+                self.assertFalse(http_cfg["log.retention.ms"]["read_only"])
+                self.assertTrue(http_cfg["log.dir"]["read_only"])
+
+                # kafka-python (AlterConfigs v0 replaces the broker's whole dynamic set, and
+                # DescribeConfigs v1 with synonyms: dynamic first, then the default).
+                from kafka.admin import (ConfigResource as KpResource, ConfigResourceType,
+                                         KafkaAdminClient)
+                kp = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{b.port}",
+                                      request_timeout_ms=10000)
+                resp = kp.alter_configs([KpResource(ConfigResourceType.BROKER, "0",
+                                                      {"message.max.bytes": "1000",
+                                                       "log.roll.ms": "7200000"})])
+                self.assertEqual(resp.resources[0][0], 0, resp)
+                [resp] = kp.describe_configs(
+                    [KpResource(ConfigResourceType.BROKER, "0", {"log.roll.ms": None,
+                                                                 "log.retention.ms": None})],
+                    include_synonyms=True)
+                by_name = {e[0]: e for e in resp.resources[0][4]}
+                self.assertEqual(by_name["log.roll.ms"][1:4], ("7200000", False, 2))
+                self.assertEqual(by_name["log.roll.ms"][5],
+                                 [("log.roll.ms", "7200000", 2), ("log.roll.ms", "604800000", 5)])
+                # log.retention.ms was left out of the new set: back to its default.
+                self.assertEqual(by_name["log.retention.ms"][1:4], ("604800000", False, 5))
+                kp.close()
+                res = ConfigResource("broker", "0", set_config={"message.max.bytes": "1000",
+                                                                "log.retention.ms": "3600000"})
+                a.alter_configs([res])[res].result(10)
             with Sluiced(data_dir=data) as b:
                 a = admin(b)
                 cfg = describe(a, "broker", "0")

@@ -67,8 +67,8 @@ class Kip848(unittest.TestCase):
                 f.result(timeout=30)
             env = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"))
             r = subprocess.run(["node", os.path.join(NODE_SRC, "kip848_group.js"), bootstrap,
-                                "orders", "6", "rx-"], env=env, capture_output=True, text=True,
-                               timeout=600)
+                                "orders", "6", "rx-", b.http_url("")], env=env,
+                               capture_output=True, text=True, timeout=600)
             out = r.stdout.strip().splitlines()
             self.assertEqual(r.returncode, 0, "\n".join(out[-20:]) + r.stderr[-3000:] +
                              "\nbroker log:\n" + b.output()[-3000:])
@@ -82,6 +82,24 @@ class Kip848(unittest.TestCase):
             self.assertEqual(versions.get("ConsumerGroupHeartbeat"), [1])
             self.assertIn("OffsetCommit", versions)
             self.assertIn("OffsetFetch", versions)
+
+            # The admin API's view of the live KIP-848 group (taken after the first commits,
+            # while c1..c3 were members): each member's assignment is what its client owned;
+            # 60 messages over 6 partitions, all committed, so no lag.
+            view = result["admin_view"]
+            self.assertEqual(view["status"], 200)
+            g = view["body"]
+            self.assertEqual((g["group_id"], g["protocol_type"], g["protocol"], g["state"]),
+                             ("kip848-group", "consumer", "uniform", "Stable"))
+            members = {m["client_id"]: m for m in g["members"]}
+            self.assertEqual(sorted(members), ["c1", "c2", "c3"])
+            for name, m in members.items():
+                got = sorted(f"{a['topic']}:{p}" for a in m["assignments"] for p in a["partitions"])
+                self.assertEqual(got, sorted(view["owned"][name]), name)
+            self.assertEqual(sorted((o["topic"], o["partition"], o["committed_offset"], o["lag"])
+                                    for o in g["offsets"]),
+                             [("orders", p, "10", "0") for p in range(6)])
+            self.assertEqual(g["total_lag"], "0")
             self.assertTrue(b.alive())
 
     def test_member_keeps_its_epoch_and_offsets_across_a_restart(self):

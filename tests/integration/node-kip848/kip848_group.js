@@ -1,10 +1,11 @@
 // KIP-848 consumer group (group.protocol=consumer) against sluiced with the librdkafka bundled in
 // @confluentinc/kafka-javascript. Driven by test_kip848.py:
 //
-//   node kip848_group.js <bootstrap> <topic> <partitions> <regex-prefix>
+//   node kip848_group.js <bootstrap> <topic> <partitions> <regex-prefix> [<admin-http-url>]
 //
 // 1. three members join; each gets a share of the partitions, no partition twice;
-// 2. every message is consumed exactly once; members commit;
+// 2. every message is consumed exactly once; members commit; (with an admin URL) what
+//    GET /v1/groups/<group> says then, next to what each member owns;
 // 3. one member leaves: the others take its partitions and resume from its commits;
 // 4. all leave; a new member resumes from the committed offsets (nothing re-read);
 // 5. a member subscribed by regex gets exactly the matching topics and consumes them.
@@ -14,7 +15,7 @@
 
 const Kafka = require('@confluentinc/kafka-javascript');
 
-const [bootstrap, topic, partitionsArg, regexPrefix] = process.argv.slice(2);
+const [bootstrap, topic, partitionsArg, regexPrefix, adminUrl] = process.argv.slice(2);
 const PARTITIONS = Number(partitionsArg);
 const GROUP = 'kip848-group';
 const sent = {};  // request name -> set of versions, from librdkafka's protocol debug log
@@ -150,6 +151,13 @@ async function main() {
   await produce(0, 60);
   await waitFor('60 messages consumed', () => seen.size === 60);
   for (const c of [c1, c2, c3]) commit(c);
+  let adminView = null;
+  if (adminUrl) {
+    step('GET /v1/groups/' + GROUP);
+    const res = await fetch(adminUrl + '/v1/groups/' + GROUP);
+    adminView = {status: res.status, body: await res.json(),
+                 owned: Object.fromEntries([c1, c2, c3].map((c) => [c.tag, owned(c)]))};
+  }
 
   // 3. c3 leaves: c1 and c2 take its partitions and continue from its committed offsets.
   await disconnect(c3);
@@ -188,6 +196,7 @@ async function main() {
     regex_owned: regexOwned,
     regex_consumed: rx.consumedValues.map(Number).sort((a, b) => a - b),
     versions: versionsSeen(),
+    admin_view: adminView,
   }));
   process.exit(0);
 }
