@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 
 #include "proto/sluice/admin.pb.h"
 #include "src/base/config_keys.h"
@@ -105,7 +106,27 @@ admin_api::admin_api(broker::broker& b, const readiness& ready, group_directory*
   if (_groups == nullptr) return;
   _lag_collector = std::make_unique<metrics::collector_handle>(
       metrics::registry::global(), [this](metrics::text_writer& w) {
-        auto rows = lag_rows(_groups->list(), _broker.open_partition_stats(kShardTimeout));
+        auto groups = _groups->list();
+        auto parts = _broker.open_partition_stats(kShardTimeout);
+        // Partitions with committed offsets but no open log (after a restart, nobody produced
+        // or fetched yet): open their topics' logs, or an idle group's lag would be missing.
+        std::set<std::pair<std::string, int32_t>> open;
+        for (const auto& p : parts) open.insert({p.topic, p.partition});
+        std::set<std::string> missing;
+        for (const auto& g : groups) {
+          for (const auto& o : g.offsets) {
+            if (!open.contains({o.topic, o.partition})) missing.insert(o.topic);
+          }
+        }
+        auto snap = _broker.topics().snapshot();
+        for (const auto& name : missing) {
+          auto it = snap->find(name);
+          if (it == snap->end()) continue;
+          for (auto& p : _broker.topic_partition_stats(it->second, kShardTimeout)) {
+            if (!open.contains({p.topic, p.partition})) parts.push_back(std::move(p));
+          }
+        }
+        auto rows = lag_rows(groups, parts);
         w.header("sluice_consumer_group_lag",
                  "High watermark minus the group's committed offset, per partition.", "gauge");
         for (const auto& r : rows) {

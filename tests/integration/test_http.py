@@ -302,6 +302,27 @@ class AdminApi(unittest.TestCase):
                 self.assertIn(b" 400 ", s.recv(4096))
             self.assertEqual(get_json(b, "/v1/health")["status"], "ok")
 
+    def test_lag_of_an_idle_group_after_a_restart(self):
+        with tempfile.TemporaryDirectory() as data:
+            with Sluiced(data_dir=data) as b:
+                bs = f"127.0.0.1:{b.port}"
+                p = Producer({"bootstrap.servers": bs})
+                for i in range(5):
+                    p.produce("lagged", value=b"x", partition=0)
+                self.assertEqual(p.flush(60), 0)
+                c = Consumer({"bootstrap.servers": bs, "group.id": "idle",
+                              "enable.auto.commit": False})
+                c.commit(offsets=[TopicPartition("lagged", 0, 2)], asynchronous=False)
+                c.close()
+            # Nobody produces or fetches after the restart: the partition's log is not open,
+            # yet the scrape reports the group's lag.
+            with Sluiced(data_dir=data) as b:
+                samples, _ = scrape(b)
+                self.assertEqual(value(samples, "sluice_consumer_group_lag", group="idle",
+                                       topic="lagged", partition="0"), 3)
+                g = get_json(b, "/v1/groups/idle")
+                self.assertEqual((g["state"], g["total_lag"]), ("Empty", "3"))
+
     def test_connections_follow_open_sockets(self):
         with Sluiced() as b:
             samples, _ = scrape(b)  # HTTP is not a Kafka connection
