@@ -190,13 +190,13 @@ async function main() {
   await disconnect(rx);
 
   console.log(JSON.stringify({
+    admin_view: adminView,
     ok: true,
     shares,
     resumed_from: Math.min(...resumed),
     regex_owned: regexOwned,
     regex_consumed: rx.consumedValues.map(Number).sort((a, b) => a - b),
     versions: versionsSeen(),
-    admin_view: adminView,
   }));
   process.exit(0);
 }
