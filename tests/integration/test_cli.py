@@ -125,8 +125,10 @@ class TopicVerbs(unittest.TestCase):
             d_all = sluice(b.port, "topic", "describe", "orders", "-a", "--format", "json").json()
             self.assertIn("segment.bytes", {c["name"] for c in d_all["configs"]})
 
-            r = sluice(b.port, "topic", "delete", "audit", "logs")
-            self.assertEqual([row["RESULT"] for row in parse_table(r.out)], ["deleted", "deleted"])
+            r = sluice(b.port, "topic", "delete", "audit")
+            self.assertEqual(parse_table(r.out), [{"TOPIC": "audit", "RESULT": "deleted"}])
+            r = sluice(b.port, "topic", "delete", "logs", "--format", "json")
+            self.assertEqual(r.json(), [{"topic": "logs", "result": "deleted"}])
             listed = sluice(b.port, "topic", "list", "--format", "json").json()
             self.assertEqual([t["name"] for t in listed], ["orders"])
 
@@ -242,7 +244,8 @@ class ProduceConsume(unittest.TestCase):
                 f.write("".join(f"key{i}\tvalue {i}\n" for i in range(100)))
                 f.flush()
                 r = sluice(b.port, "topic", "produce", "t", "-f", f.name, "-k", "\t", "-z", "zstd")
-            self.assertIn("RECORDS  100", r.out)
+            self.assertEqual(dict(ln.split(None, 1) for ln in r.out.splitlines()),
+                             {"TOPIC": "t", "RECORDS": "100"})
 
             r = sluice(b.port, "topic", "consume", "t", "-e", "--format", "json")
             recs = [json.loads(ln) for ln in r.out.splitlines()]
@@ -472,7 +475,9 @@ class ClusterVerbs(unittest.TestCase):
             out = sluice(b.port, "cluster", "config", "set", "log.retention.ms=86400000",
                          "--format", "json").json()
             self.assertEqual(out, [{"name": "log.retention.ms", "value": "86400000"}])
-            sluice(b.port, "cluster", "config", "set", "log.segment.bytes=1048576")
+            r = sluice(b.port, "cluster", "config", "set", "log.segment.bytes=1048576")
+            self.assertEqual(parse_table(r.out),
+                             [{"NAME": "log.segment.bytes", "VALUE": "1048576"}])
             rows = parse_table(sluice(b.port, "cluster", "config", "get", "log.retention.ms",
                                       "log.segment.bytes", "num.partitions").out)
             self.assertEqual(

@@ -67,7 +67,10 @@ class GroupVerbs(unittest.TestCase):
             self.assertEqual(sorted((x["partition"], x["offset"]) for x in r.json()),
                              [(0, 0), (1, 0)])
             self.assertEqual(committed(b.port, "g", "t", [0, 1]), {0: 0, 1: 0})
-            sluice(b.port, "group", "seek", "g", "--to-latest")
+            r = sluice(b.port, "group", "seek", "g", "--to-latest")
+            self.assertEqual(parse_table(r.out),
+                             [{"TOPIC": "t", "PARTITION": "0", "OFFSET": "5"},
+                              {"TOPIC": "t", "PARTITION": "1", "OFFSET": "5"}])
             self.assertEqual(committed(b.port, "g", "t", [0, 1]), {0: 5, 1: 5})
             sluice(b.port, "group", "seek", "g", "--to-offset", "3")
             self.assertEqual(committed(b.port, "g", "t", [0, 1]), {0: 3, 1: 3})
@@ -95,8 +98,11 @@ class GroupVerbs(unittest.TestCase):
             finally:
                 c.close()
 
-            r = sluice(b.port, "group", "delete", "g")
-            self.assertEqual(parse_table(r.out), [{"GROUP": "g", "RESULT": "deleted"}])
+            r = sluice(b.port, "group", "delete", "g", "--format", "json")
+            self.assertEqual(r.json(), [{"group": "g", "result": "deleted"}])
+            sluice(b.port, "group", "seek", "g2", "--topic", "t", "--to-earliest")
+            r = sluice(b.port, "group", "delete", "g2")
+            self.assertEqual(parse_table(r.out), [{"GROUP": "g2", "RESULT": "deleted"}])
             names = [x["group"] for x in sluice(b.port, "group", "list", "--format", "json").json()]
             self.assertNotIn("g", names)
             r = sluice(b.port, "group", "delete", "never-existed", check=False)
