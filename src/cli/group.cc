@@ -6,7 +6,9 @@
 #include <memory>
 #include <set>
 
+#include "kafka/consumer_group_describe.h"
 #include "src/cli/commands.h"
+#include "src/cli/raw_request.h"
 #include "src/cli/util.h"
 
 namespace sluice::cli {
@@ -86,6 +88,41 @@ outcome<group_description> describe_group(rd_kafka_t* rk, const options& opt,
   return out;
 }
 
+// A KIP-848 ("consumer" protocol) group: DescribeGroups, all librdkafka 2.0.2 can send, reports
+// it Dead, as Kafka does; ConsumerGroupDescribe (sent to the coordinator ourselves) has its
+// members and their current assignments. nullopt when the broker knows no such consumer group
+// or does not serve the API (then the classic answer stands).
+std::optional<group_description> describe_consumer_group(const session& s, const options& opt,
+                                                         const std::string& group,
+                                                         const std::string& coordinator) {
+  const broker_info* b = nullptr;
+  for (const auto& x : s.md.brokers) {
+    if (std::to_string(x.id) == coordinator || (b == nullptr && coordinator.empty())) b = &x;
+  }
+  if (b == nullptr) return std::nullopt;
+  kafka::consumer_group_describe_request req;
+  req.group_ids = {group};
+  auto resp =
+      raw_call<kafka::consumer_group_describe_request, kafka::consumer_group_describe_response>(
+          *b, req, 0, opt.timeout);
+  if (!resp || resp.value().groups.size() != 1) return std::nullopt;
+  const auto& g = resp.value().groups.front();
+  if (g.error_code != 0) return std::nullopt;
+  group_description out;
+  out.state = g.group_state;
+  out.assignor = g.assignor_name;
+  out.coordinator = std::to_string(b->id);
+  for (const auto& m : g.members) {
+    group_description::member mem{
+        m.member_id, m.client_id, m.client_host, m.instance_id.value_or(""), {}};
+    for (const auto& tp : m.assignment.topic_partitions) {
+      for (int32_t p : tp.partitions) mem.partitions.emplace_back(tp.topic_name, p);
+    }
+    out.members.push_back(std::move(mem));
+  }
+  return out;
+}
+
 // Committed offsets of a group: (topic, partition) -> offset.
 using offset_map = std::map<std::pair<std::string, int32_t>, int64_t>;
 
@@ -145,6 +182,11 @@ outcome<void> group_list(const context& ctx) {
 outcome<void> group_describe(const context& ctx, const std::string& group) {
   CLI_TRY(s, open_session(ctx));
   CLI_TRY(desc, describe_group(s.rk.get(), ctx.opt, group));
+  if (desc.state == "Dead") {
+    if (auto kip848 = describe_consumer_group(s, ctx.opt, group, desc.coordinator)) {
+      desc = std::move(*kip848);
+    }
+  }
   CLI_TRY(committed, committed_offsets(s.rk.get(), ctx.opt, group));
   // Every partition of a topic the group committed to or is assigned gets a lag row, as
   // kafka-consumer-groups shows them: a partition nobody committed yet lags by its whole log.

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "src/cli/commands.h"
-#include "src/cli/log_dirs.h"
+#include "src/cli/raw_request.h"
 
 namespace sluice::cli {
 

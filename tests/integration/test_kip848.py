@@ -65,7 +65,8 @@ class Kip848(unittest.TestCase):
                                            NewTopic("rx-b", 1, 1), NewTopic("other", 1, 1)])
             for f in futures.values():
                 f.result(timeout=30)
-            env = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"))
+            env = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"),
+                       SLUICE_BIN_DIR=BIN_DIR)
             r = subprocess.run(["node", os.path.join(NODE_SRC, "kip848_group.js"), bootstrap,
                                 "orders", "6", "rx-", b.http_url("")], env=env,
                                capture_output=True, text=True, timeout=600)
@@ -100,6 +101,16 @@ class Kip848(unittest.TestCase):
                                     for o in g["offsets"]),
                              [("orders", p, "10", "0") for p in range(6)])
             self.assertEqual(g["total_lag"], "0")
+            # The CLI's view (ConsumerGroupDescribe; DescribeGroups calls the group Dead).
+            cli = view["cli"]
+            self.assertEqual((cli["group"], cli["state"], cli["assignor"], cli["member_count"]),
+                             ("kip848-group", "Stable", "uniform", 3))
+            for m in cli["members"]:
+                owned = sorted(p.replace("/", ":") for p in m["partitions"])
+                self.assertEqual(owned, sorted(view["owned"][m["client_id"]]), m)
+            self.assertEqual(sorted((o["partition"], o["committed_offset"], o["lag"])
+                                    for o in cli["offsets"]), [(p, 10, 0) for p in range(6)])
+            self.assertEqual(cli["total_lag"], 0)
             self.assertTrue(b.alive())
 
     def test_member_keeps_its_epoch_and_offsets_across_a_restart(self):

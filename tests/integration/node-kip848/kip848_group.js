@@ -5,7 +5,7 @@
 //
 // 1. three members join; each gets a share of the partitions, no partition twice;
 // 2. every message is consumed exactly once; members commit; (with an admin URL) what
-//    GET /v1/groups/<group> says then, next to what each member owns;
+//    GET /v1/groups/<group> and `sluice group describe` say then, next to what each member owns;
 // 3. one member leaves: the others take its partitions and resume from its commits;
 // 4. all leave; a new member resumes from the committed offsets (nothing re-read);
 // 5. a member subscribed by regex gets exactly the matching topics and consumes them.
@@ -157,6 +157,13 @@ async function main() {
     const res = await fetch(adminUrl + '/v1/groups/' + GROUP);
     adminView = {status: res.status, body: await res.json(),
                  owned: Object.fromEntries([c1, c2, c3].map((c) => [c.tag, owned(c)]))};
+    if (process.env.SLUICE_BIN_DIR) {  // and the CLI's (ConsumerGroupDescribe)
+      step('sluice group describe ' + GROUP);
+      const out = require('child_process').execFileSync(
+          require('path').join(process.env.SLUICE_BIN_DIR, 'sluice'),
+          ['--brokers', bootstrap, 'group', 'describe', GROUP, '--format', 'json']);
+      adminView.cli = JSON.parse(out.toString());
+    }
   }
 
   // 3. c3 leaves: c1 and c2 take its partitions and continue from its committed offsets.

@@ -1,4 +1,4 @@
-#include "src/cli/log_dirs.h"
+#include "src/cli/raw_request.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -8,7 +8,6 @@
 #include <set>
 
 #include "kafka/describe_log_dirs.h"
-#include "kafka/headers.h"
 #include "src/base/byte_order.h"
 
 namespace sluice::cli {
@@ -18,11 +17,10 @@ namespace {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-constexpr int16_t kVersion = 1;  // not flexible: request header v1, response header v0
-constexpr int32_t kCorrelation = 1;
 constexpr int32_t kMaxResponse = 64 << 20;
 
-// One request/response exchange; the response body after its header, or a failure line.
+}  // namespace
+
 outcome<wire::bytes> exchange(const broker_info& b, const wire::bytes& frame,
                               std::chrono::milliseconds timeout) {
   asio::io_context io;
@@ -60,17 +58,15 @@ outcome<wire::bytes> exchange(const broker_info& b, const wire::bytes& frame,
   io.run_for(timeout);
   const std::string where = b.host + ":" + std::to_string(b.port);
   if (!done) {
-    return fail("REQUEST_TIMED_OUT: DescribeLogDirs to broker " + std::to_string(b.id) + " at " +
-                where + " took longer than " + std::to_string(timeout.count()) + " ms");
+    return fail("REQUEST_TIMED_OUT: request to broker " + std::to_string(b.id) + " at " + where +
+                " took longer than " + std::to_string(timeout.count()) + " ms");
   }
   if (failed) {
-    return fail("NETWORK_EXCEPTION: DescribeLogDirs to broker " + std::to_string(b.id) + " at " +
-                where + ": " + failed.message());
+    return fail("NETWORK_EXCEPTION: request to broker " + std::to_string(b.id) + " at " + where +
+                ": " + failed.message());
   }
   return body;
 }
-
-}  // namespace
 
 outcome<std::map<int32_t, int64_t>> partition_sizes(const cluster_metadata& md,
                                                     const topic_info& topic,
@@ -92,27 +88,8 @@ outcome<std::map<int32_t, int64_t>> partition_sizes(const cluster_metadata& md,
     kafka::describe_log_dirs_request req;
     req.topics = std::vector<kafka::describe_log_dirs_request::describable_log_dir_topic>{
         {topic.name, std::vector<int32_t>(parts.begin(), parts.end()), {}}};
-    kafka::request_header h;
-    h.request_api_key = kafka::describe_log_dirs_request::api_key;
-    h.request_api_version = kVersion;
-    h.correlation_id = kCorrelation;
-    h.client_id = "sluice";
-    wire::bytes frame(4);
-    wire::writer w(frame);
-    h.encode(w, 1);
-    req.encode(w, kVersion);
-    be::store_i32(frame.data(), static_cast<int32_t>(frame.size() - 4));
-
-    CLI_TRY(body, exchange(*b, frame, timeout));
-    wire::reader r(body.data(), body.size());
-    kafka::response_header rh;
-    rh.decode(r, 0);
-    kafka::describe_log_dirs_response resp;
-    resp.decode(r, kVersion);
-    if (!r.ok() || rh.correlation_id != kCorrelation) {
-      return fail("CORRUPT_MESSAGE: broker " + std::to_string(leader) +
-                  " sent a DescribeLogDirs response that does not decode");
-    }
+    using req_t = kafka::describe_log_dirs_request;
+    CLI_TRY(resp, (raw_call<req_t, kafka::describe_log_dirs_response>(*b, req, 1, timeout)));
     for (const auto& dir : resp.results) {
       if (dir.error_code != 0) {
         return kafka_failure(
