@@ -4,7 +4,8 @@
 // on the control thread before the new settings are published (topic_manager::alter). Broker
 // resources (node id): the request is the broker's whole set of dynamic configs (keys not named
 // go back to the static value), applied live (topic_manager.h); read-only keys are
-// INVALID_REQUEST, unknown ones INVALID_CONFIG (config_resources.h).
+// INVALID_REQUEST, and so are invalid values (as in Kafka); unknown keys INVALID_CONFIG
+// (config_resources.h).
 
 #include "kafka/alter_configs.h"
 

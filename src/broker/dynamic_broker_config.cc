@@ -113,10 +113,12 @@ topic_outcome topic_manager::alter_broker_one(const alter_spec& spec, topic_map&
                 "Cannot update these configs dynamically: " + joined(read_only) +
                     " (read-only: change the config file and restart)");
   }
+  // A value the setting refuses is INVALID_REQUEST, as Kafka answers for broker resources
+  // (its ConfigAdminManager, KAFKA-13609), unlike INVALID_CONFIG for topics.
   config effective = _cfg;
   for (const auto& [k, v] : overrides) {
     if (auto why = apply_config_setting(effective, k, v); !why.empty()) {
-      return fail(kafka::error::invalid_config, why);
+      return fail(kafka::error::invalid_request, why);
     }
   }
   // Every topic must still resolve with the new defaults before anything is written.

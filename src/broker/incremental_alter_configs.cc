@@ -5,7 +5,8 @@
 // on the control thread before the new settings are published (topic_manager::alter). Duplicate
 // keys in one resource are INVALID_REQUEST, as in Kafka. Broker resources (node id): SET and
 // DELETE of dynamic broker configs, applied live (topic_manager.h); read-only keys are
-// INVALID_REQUEST, unknown ones INVALID_CONFIG (config_resources.h).
+// INVALID_REQUEST, and so are invalid values (as in Kafka); unknown keys INVALID_CONFIG
+// (config_resources.h).
 
 #include "kafka/incremental_alter_configs.h"
 
