@@ -78,7 +78,7 @@ class TxnCrash(unittest.TestCase):
             data = os.path.join(tmp, "data")
             for cycle in range(CYCLES):
                 mode = "end" if cycle % 2 else "open"
-                with Sluiced("--set", "num.partitions=2", "--log-level", "info",
+                with Sluiced("--set", "num.partitions=2",
                              data_dir=data) as s:
                     child = subprocess.Popen(
                         [sys.executable, "-c", CHILD, str(s.port), str(cycle), mode,
