@@ -25,8 +25,10 @@
 #include "src/broker/producer_ids.h"
 #include "src/broker/topic_manager.h"
 #include "src/broker/topic_view.h"
+#include "src/broker/txn_markers.h"
 #include "src/coordinator/group/directory.h"
 #include "src/coordinator/group/group_manager.h"
+#include "src/coordinator/txn/txn_manager.h"
 #include "src/http/admin_api.h"
 #include "src/http/server.h"
 #include "src/meta/store.h"
@@ -194,6 +196,19 @@ int main(int argc, char** argv) {
   sluice::coordinator::group_manager groups(cfg, shards, *store.value());
   if (auto ec = groups.load()) return fail_config("log.dir: cannot load groups: " + ec.message());
   broker.set_groups(&groups);
+  sluice::coordinator::txn_manager txns(cfg, shards, *store.value(), groups);
+  txns.set_marker_writer([&broker](unsigned home, sluice::coordinator::txn_markers m,
+                                   std::function<void(std::vector<sluice::kafka::error>)> done) {
+    sluice::broker::write_txn_markers(broker, home, {m.producer_id, m.epoch, m.commit, 0},
+                                      m.partitions, std::move(done));
+  });
+  txns.set_id_allocator([&producer_ids](std::function<void(sluice::result<int64_t>)> done) {
+    producer_ids.allocate(std::move(done));
+  });
+  if (auto ec = txns.load()) {
+    return fail_config("log.dir: cannot load transactions: " + ec.message());
+  }
+  broker.set_txns(&txns);
   ready.storage_recovered = true;
   sluice::metrics::add_process_collector(sluice::metrics::registry::global());
   broker.register_metrics();
@@ -219,6 +234,7 @@ int main(int argc, char** argv) {
   shards.start();
   broker.start_housekeeping();
   groups.start();
+  txns.start();
   ready.listeners_up = true;
   spdlog::info("sluiced {} listening on {}:{} ({} shards), data in {}", SLUICE_VERSION,
                cfg.listen.host, server.port(), shards.size(), cfg.data_dir);
@@ -242,6 +258,7 @@ int main(int argc, char** argv) {
   producer_ids.stop();
   broker.close_partitions();
   groups.stop();
+  txns.stop();
   topics.stop();
   // One line for `./dev bench e2e` (bytes per fsync) until /metrics exposes these.
   auto io = sluice::storage::posix_io_counters();

@@ -24,6 +24,7 @@
 #include "src/broker/partitions.h"
 #include "src/broker/topic_manager.h"
 #include "src/coordinator/group/group_manager.h"
+#include "src/coordinator/txn/txn_manager.h"
 #include "src/net/connection.h"
 #include "src/net/shard_pool.h"
 #include "src/protocol/wire.h"
@@ -58,6 +59,10 @@ class broker final : public net::dispatcher {
   // The group coordinator (owned by main; set once before the shards start).
   void set_groups(coordinator::group_manager* groups) { _groups = groups; }
   coordinator::group_manager& groups() { return *_groups; }
+  // The transaction coordinator (owned by main; set once before the shards start).
+  void set_txns(coordinator::txn_manager* txns) { _txns = txns; }
+  coordinator::txn_manager& txns() { return *_txns; }
+  bool has_txns() const { return _txns != nullptr; }
   // Where InitProducerId takes producer ids from; set once before shards start (null: none).
   void set_producer_ids(producer_ids* ids) { _producer_ids = ids; }
   producer_ids* producer_id_source() const { return _producer_ids; }
@@ -147,6 +152,7 @@ class broker final : public net::dispatcher {
   std::string _advertised_host;
   int32_t _advertised_port = 0;
   coordinator::group_manager* _groups = nullptr;
+  coordinator::txn_manager* _txns = nullptr;
   std::unique_ptr<metrics::collector_handle> _collector;
   producer_ids* _producer_ids = nullptr;
 };

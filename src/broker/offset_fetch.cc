@@ -36,6 +36,7 @@ void fill_partition(P& p, const coordinator::offset_fetch_result::entry& e) {
   p.committed_offset = e.value.offset;
   p.committed_leader_epoch = e.value.leader_epoch;
   p.metadata = e.value.metadata;
+  p.error_code = kafka::code(e.error);  // UNSTABLE_OFFSET_COMMIT (require_stable)
 }
 
 void handle(request_context& ctx, offset_fetch_request& req,

@@ -18,7 +18,13 @@ extern const handler delete_topics_handler;
 extern const handler delete_records_handler;
 extern const handler init_producer_id_handler;
 extern const handler offset_for_leader_epoch_handler;
+extern const handler add_partitions_to_txn_handler;
+extern const handler add_offsets_to_txn_handler;
+extern const handler end_txn_handler;
 extern const handler write_txn_markers_handler;
+extern const handler txn_offset_commit_handler;
+extern const handler describe_transactions_handler;
+extern const handler list_transactions_handler;
 extern const handler describe_log_dirs_handler;
 extern const handler create_partitions_handler;
 extern const handler elect_leaders_handler;
@@ -62,7 +68,11 @@ const handler* const kHandlers[] = {
     &delete_records_handler,             // 21
     &init_producer_id_handler,           // 22
     &offset_for_leader_epoch_handler,    // 23
+    &add_partitions_to_txn_handler,      // 24
+    &add_offsets_to_txn_handler,         // 25
+    &end_txn_handler,                    // 26
     &write_txn_markers_handler,          // 27
+    &txn_offset_commit_handler,          // 28
     &describe_configs_handler,           // 32
     &alter_configs_handler,              // 33
     &describe_log_dirs_handler,          // 35
@@ -73,6 +83,8 @@ const handler* const kHandlers[] = {
     &offset_delete_handler,              // 47
     &describe_cluster_handler,           // 60
     &describe_producers_handler,         // 61
+    &describe_transactions_handler,      // 65
+    &list_transactions_handler,          // 66
     &consumer_group_heartbeat_handler,   // 68
     &consumer_group_describe_handler,    // 69
     &describe_topic_partitions_handler,  // 75

@@ -28,6 +28,49 @@ result<std::string> offset_key(std::string_view group, std::string_view topic, i
   return k;
 }
 
+std::string txn_key(std::string_view transactional_id) {
+  std::string k(1, '\x01');
+  k.append(transactional_id);
+  return k;
+}
+
+std::string txn_prefix() { return std::string(1, '\x01'); }
+
+std::string_view txn_id_of(std::string_view txn_key) { return txn_key.substr(1); }
+
+result<std::string> pending_offset_key(std::string_view group, int64_t producer_id,
+                                       std::string_view topic, int32_t partition) {
+  auto tail = offset_key("", topic, partition);  // NUL topic NUL partition, checked
+  if (!tail || group.find('\0') != std::string_view::npos) return errc::invalid_data;
+  std::string k(1, '\x02');
+  k.append(group).push_back('\0');
+  k.resize(k.size() + 8);
+  be::store_i64(reinterpret_cast<uint8_t*>(k.data() + k.size() - 8), producer_id);
+  k.append(tail.value().substr(1));
+  return k;
+}
+
+std::string pending_offset_prefix() { return std::string(1, '\x02'); }
+
+result<pending_offset_key_parts> decode_pending_offset_key(std::string_view key) {
+  if (key.empty() || key[0] != '\x02') return errc::invalid_data;
+  key.remove_prefix(1);
+  auto g = key.find('\0');
+  if (g == std::string_view::npos || key.size() < g + 1 + 8) return errc::invalid_data;
+  pending_offset_key_parts out;
+  out.group = std::string(key.substr(0, g));
+  out.producer_id = be::load_i64(reinterpret_cast<const uint8_t*>(key.data() + g + 1));
+  // The rest is offset_key's topic NUL partition, which decode_offset_key checks after a group.
+  std::string rest("g");
+  rest.push_back('\0');
+  rest.append(key.substr(g + 9));
+  auto parts = decode_offset_key(rest);
+  if (!parts) return errc::invalid_data;
+  out.topic = std::move(parts.value().topic);
+  out.partition = parts.value().partition;
+  return out;
+}
+
 std::string group_key(std::string_view group) { return std::string(group); }
 
 std::string offset_group_prefix(std::string_view group) {

@@ -364,11 +364,14 @@ offset_fetch_result shard_groups::fetch(const std::string& group, const offset_f
     }
     return out;
   }
-  // No transactional offsets exist yet, so require_stable never has to wait
-  // (UNSTABLE_OFFSET_COMMIT comes with TxnOffsetCommit).
   for (const auto& [topic, parts] : *req.topics) {
     for (int32_t p : parts) {
       offset_fetch_result::entry en{topic, p, {}};
+      if (req.require_stable && has_pending(group, {topic, p})) {
+        en.error = error::unstable_offset_commit;
+        out.offsets.push_back(std::move(en));
+        continue;
+      }
       if (e != nullptr) {
         auto it = e->offsets.find({topic, p});
         if (it != e->offsets.end()) en.value = it->second;
@@ -599,6 +602,23 @@ std::error_code group_manager::load() {
         committed_offset{r.offset(), r.leader_epoch(), r.metadata(), r.commit_ms()};
     return true;
   });
+  if (ec) return ec;
+  // Offsets of open transactions (TxnOffsetCommit), pending until EndTxn.
+  ec =
+      _store.scan(meta::cf::producers, meta::pending_offset_prefix(),
+                  [&](std::string_view k, std::string_view v) {
+                    auto parts = meta::decode_pending_offset_key(k);
+                    meta::OffsetRecord r;
+                    if (!parts || !r.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+                      ++bad;
+                      return true;
+                    }
+                    auto& p = parts.value();
+                    on_shard(owner_of(p.group))
+                        .adopt_pending(p.group, p.producer_id, {p.topic, p.partition},
+                                       {r.offset(), r.leader_epoch(), r.metadata(), r.commit_ms()});
+                    return true;
+                  });
   if (ec) return ec;
   if (bad > 0) spdlog::warn("groups: {} unreadable records skipped", bad);
   const int64_t now = steady_now_ms();

@@ -80,6 +80,8 @@ struct offset_fetch_result {
     std::string topic;
     int32_t partition = 0;
     committed_offset value;  // offset -1, metadata "" when nothing is committed
+    // UNSTABLE_OFFSET_COMMIT: require_stable and a transaction holds an offset pending here.
+    kafka::error error = kafka::error::none;
   };
   std::vector<entry> offsets;  // requested order, or topic/partition order for "all"
 };
@@ -153,6 +155,18 @@ class shard_groups {
   std::vector<group_listing> list() const;
   void delete_group(const std::string& group, std::function<void(kafka::error)> done);
 
+  // Transactional offsets (txn_offsets.cc). TxnOffsetCommit holds offsets pending per producer
+  // id (written synced under meta::pending_offset_key before `done`), invisible to OffsetFetch
+  // until the transaction coordinator ends the transaction with complete_txn(): commit moves
+  // them to the committed offsets, abort drops them; `done` once that is durable.
+  void txn_commit(const std::string& group, int64_t producer_id, offset_commit_request req,
+                  commit_callback done);
+  void complete_txn(const std::string& group, int64_t producer_id, bool commit,
+                    std::function<void(kafka::error)> done);
+  void adopt_pending(const std::string& group, int64_t producer_id,
+                     std::pair<std::string, int32_t> tp, committed_offset v);
+  bool has_pending(const std::string& group, const std::pair<std::string, int32_t>& tp) const;
+
   // Timer work: expires sessions and delayed joins whose deadline passed; offsets retention.
   void tick(int64_t now_ms);
   void expire_offsets(int64_t wall_ms);
@@ -179,6 +193,9 @@ class shard_groups {
   group_manager& _owner;
   unsigned _shard;
   std::unordered_map<std::string, group_entry> _groups;
+  using offset_map = std::map<std::pair<std::string, int32_t>, committed_offset>;
+  // Pending transactional offsets: group -> producer id -> offsets.
+  std::unordered_map<std::string, std::map<int64_t, offset_map>> _pending_txn;
   std::mt19937_64 _rng;
 };
 
