@@ -252,14 +252,16 @@ TEST(RdKafkaTransactions, TheBrokerAbortsATransactionPastItsTimeout) {
   sluice::testing::sluiced_process broker({"--set", "num.partitions=1"});
   ASSERT_GT(broker.port(), 0) << broker.log();
   const std::string bs = broker.bootstrap();
-  {  // The topic first: the 1 s timeout also bounds message delivery (message.timeout.ms).
+  // The topic first: the transaction timeout also bounds message delivery (message.timeout.ms).
+  // 3 s rather than less, so a slow machine still delivers "late" before the broker aborts.
+  {
     std::string err;
     auto conf = conf_for(bs);
     std::unique_ptr<RdKafka::Producer> plain(RdKafka::Producer::create(conf.get(), err));
     produce(*plain, "to", 0, "seed");
     ASSERT_EQ(plain->flush(kTimeoutMs), RdKafka::ERR_NO_ERROR);
   }
-  auto p = txn_producer(bs, "tx-timeout", "1000");
+  auto p = txn_producer(bs, "tx-timeout", "3000");
   EXPECT_OK(p->init_transactions(kTimeoutMs));
   EXPECT_OK(p->begin_transaction());
   produce(*p, "to", 0, "late");

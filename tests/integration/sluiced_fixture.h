@@ -21,12 +21,57 @@ namespace sluice::testing {
 
 class sluiced_process {
  public:
-  explicit sluiced_process(std::vector<std::string> extra = {}) {
+  explicit sluiced_process(std::vector<std::string> extra = {}) : _extra(std::move(extra)) {
     _dir = std::filesystem::temp_directory_path() /
            ("sluiced-gtest-" + std::to_string(::getpid()) + "-" + std::to_string(_counter++));
     std::filesystem::create_directories(_dir);
     _log = (_dir / "sluiced.log").string();
+    start();
+  }
+
+  // Stops sluiced cleanly and starts it again on the same data directory (a new port; the log
+  // file starts over). Returns the exit status of the stop.
+  int restart() {
+    int st = stop();
+    _port = 0;
+    std::error_code ec;
+    std::filesystem::remove(
+        _log, ec);  // else the old "listening on" line is read before the child truncates
+    start();
+    return st;
+  }
+
+  ~sluiced_process() {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(_dir, ec);
+  }
+
+  // Sends SIGTERM and returns the exit status (or -1 if it did not exit normally).
+  int stop() {
+    if (_pid <= 0) return _status;
+    ::kill(_pid, SIGTERM);
+    int st = 0;
+    ::waitpid(_pid, &st, 0);
+    _pid = -1;
+    _status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return _status;
+  }
+
+  int port() const { return _port; }
+  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(_port); }
+  std::string log() const {
+    std::ifstream in(_log);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+ private:
+  // Forks sluiced on port 0 and waits (up to 30 s) for the port it logs.
+  void start() {
     std::string data = (_dir / "data").string();
+    const std::vector<std::string>& extra = _extra;
     _pid = ::fork();
     if (_pid == 0) {
       FILE* f = std::freopen(_log.c_str(), "w", stderr);
@@ -58,34 +103,8 @@ class sluiced_process {
     }
   }
 
-  ~sluiced_process() {
-    stop();
-    std::error_code ec;
-    std::filesystem::remove_all(_dir, ec);
-  }
-
-  // Sends SIGTERM and returns the exit status (or -1 if it did not exit normally).
-  int stop() {
-    if (_pid <= 0) return _status;
-    ::kill(_pid, SIGTERM);
-    int st = 0;
-    ::waitpid(_pid, &st, 0);
-    _pid = -1;
-    _status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return _status;
-  }
-
-  int port() const { return _port; }
-  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(_port); }
-  std::string log() const {
-    std::ifstream in(_log);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
- private:
   static inline int _counter = 0;
+  std::vector<std::string> _extra;
   std::filesystem::path _dir;
   std::string _log;
   pid_t _pid = -1;
