@@ -170,6 +170,37 @@ class Kip848(unittest.TestCase):
                 self.assertEqual([tp.offset for tp in got], [23, 23, 22, 22])
                 self.assertTrue(b.alive())
 
+    def test_describe_groups_reports_authorized_operations(self):
+        """librdkafka 2.15's admin client asks for the authorized operations (DescribeGroups v3+
+        or ConsumerGroupDescribe): a live classic group answers READ, DELETE and DESCRIBE
+        (Kafka's AclOperation codes 3, 6, 8; there are no ACLs yet)."""
+        from confluent_kafka import Consumer
+        with Sluiced() as b:
+            bootstrap = f"127.0.0.1:{b.port}"
+            admin = AdminClient({"bootstrap.servers": bootstrap})
+            for f in admin.create_topics([NewTopic("ops", 2, 1)]).values():
+                f.result(timeout=30)
+            member = Consumer({"bootstrap.servers": bootstrap, "group.id": "classic-ops",
+                               "auto.offset.reset": "earliest", "enable.auto.commit": False})
+            member.subscribe(["ops"])
+            for _ in range(600):  # until the group is Stable with this member (an event)
+                member.poll(0.1)
+                if member.assignment():
+                    break
+            self.assertEqual(len(member.assignment()), 2)
+            env = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"))
+            r = subprocess.run(["node", os.path.join(NODE_SRC, "describe_groups.js"), bootstrap,
+                                "classic-ops"], env=env, capture_output=True, text=True,
+                               timeout=120)
+            member.close()
+            out = r.stdout.strip().splitlines()
+            self.assertEqual(r.returncode, 0, "\n".join(out[-20:]) + r.stderr[-3000:])
+            got = json.loads(out[-1])["classic-ops"]
+            self.assertEqual(got["error"], None, got)
+            self.assertEqual(got["members"], 1, got)
+            self.assertEqual(got["authorizedOperations"], [3, 6, 8], got)
+            self.assertTrue(b.alive())
+
 
 if __name__ == "__main__":
     unittest.main()

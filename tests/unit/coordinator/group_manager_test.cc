@@ -1,6 +1,7 @@
 // The group manager with a real metadata store and shards: commits are answered once durable,
 // survive a restart (load), and offsets retention expires an Empty group's offsets and the group;
-// SyncGroup is answered once the group record is durable; KIP-848 groups survive a restart.
+// SyncGroup is answered once the group record is durable; KIP-848 groups survive a restart;
+// transactional offsets stay pending (UNSTABLE_OFFSET_COMMIT) until the transaction ends.
 
 #include "src/coordinator/group/group_manager.h"
 
@@ -59,6 +60,33 @@ offset_fetch_result fetch_all(manager_run& m, const std::string& group) {
   return m.call<offset_fetch_result>(
       group, [group](shard_groups& sg, std::function<void(offset_fetch_result)> done) {
         done(sg.fetch(group, offset_fetch_request{}));
+      });
+}
+
+std::vector<error> txn_commit(manager_run& m, const std::string& group, int64_t pid,
+                              int64_t offset) {
+  offset_commit_request req;
+  req.offsets.push_back({"t", 0, {offset, -1, "txn", 0}});
+  return m.call<std::vector<error>>(
+      group, [group, pid, req](shard_groups& sg, std::function<void(std::vector<error>)> done) {
+        sg.txn_commit(group, pid, req, std::move(done));
+      });
+}
+
+error complete_txn(manager_run& m, const std::string& group, int64_t pid, bool commit) {
+  return m.call<error>(group,
+                       [group, pid, commit](shard_groups& sg, std::function<void(error)> done) {
+                         sg.complete_txn(group, pid, commit, std::move(done));
+                       });
+}
+
+offset_fetch_result fetch_stable(manager_run& m, const std::string& group) {
+  return m.call<offset_fetch_result>(
+      group, [group](shard_groups& sg, std::function<void(offset_fetch_result)> done) {
+        offset_fetch_request req;
+        req.topics = std::vector<std::pair<std::string, std::vector<int32_t>>>{{"t", {0}}};
+        req.require_stable = true;
+        done(sg.fetch(group, req));
       });
 }
 
@@ -221,6 +249,35 @@ TEST(group_manager, consumer_group_members_keep_their_epochs_across_a_restart) {
   // A second member after the restart: the group moves on from epoch 1.
   join.member_id = "m2";
   EXPECT_EQ(heartbeat(m, join).member_epoch, 2);
+}
+
+TEST(group_manager, transactional_offsets_are_pending_until_the_transaction_ends) {
+  temp_dir dir;
+  config cfg;
+  cfg.data_dir = dir.path.string();
+  {
+    manager_run m(cfg);
+    ASSERT_EQ(commit(m, "tx", 5), (std::vector<error>{error::none, error::none}));
+    ASSERT_EQ(txn_commit(m, "tx", 42, 9), std::vector<error>{error::none});
+    // Invisible to a plain OffsetFetch, UNSTABLE_OFFSET_COMMIT with require_stable.
+    EXPECT_EQ(fetch_all(m, "tx").offsets.at(0).value.offset, 5);
+    auto r = fetch_stable(m, "tx");
+    ASSERT_EQ(r.offsets.size(), 1u);
+    EXPECT_EQ(r.offsets[0].error, error::unstable_offset_commit);
+  }
+  manager_run m(cfg);  // the pending offset is durable: a restart keeps it pending
+  EXPECT_EQ(fetch_stable(m, "tx").offsets.at(0).error, error::unstable_offset_commit);
+  ASSERT_EQ(complete_txn(m, "tx", 42, true), error::none);
+  auto r = fetch_stable(m, "tx");
+  EXPECT_EQ(r.offsets.at(0).error, error::none);
+  EXPECT_EQ(r.offsets.at(0).value.offset, 9);
+  EXPECT_EQ(r.offsets.at(0).value.metadata, "txn");
+  // An aborted transaction's offset never shows.
+  ASSERT_EQ(txn_commit(m, "tx", 43, 30), std::vector<error>{error::none});
+  ASSERT_EQ(complete_txn(m, "tx", 43, false), error::none);
+  r = fetch_stable(m, "tx");
+  EXPECT_EQ(r.offsets.at(0).error, error::none);
+  EXPECT_EQ(r.offsets.at(0).value.offset, 9);
 }
 
 }  // namespace
