@@ -22,15 +22,6 @@ constexpr int64_t kRetentionCheckMs = 60 * 1000;
 // Kafka's offset.metadata.max.bytes default.
 constexpr size_t kMaxMetadataBytes = 4096;
 
-std::string encode_offset(const committed_offset& o) {
-  meta::OffsetRecord r;
-  r.set_offset(o.offset);
-  r.set_leader_epoch(o.leader_epoch);
-  r.set_metadata(o.metadata);
-  r.set_commit_ms(o.commit_ms);
-  return r.SerializeAsString();
-}
-
 std::string encode_group(const group_snapshot& s) {
   meta::GroupRecord r;
   r.set_kind(meta::GroupRecord::CLASSIC);
@@ -78,6 +69,15 @@ bool decode_group(std::string_view v, group_snapshot& s) {
 }
 
 }  // namespace
+
+std::string encode_offset(const committed_offset& o) {
+  meta::OffsetRecord r;
+  r.set_offset(o.offset);
+  r.set_leader_epoch(o.leader_epoch);
+  r.set_metadata(o.metadata);
+  r.set_commit_ms(o.commit_ms);
+  return r.SerializeAsString();
+}
 
 int64_t wall_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -307,44 +307,57 @@ void shard_groups::commit(const std::string& group, offset_commit_request req,
     error err = e->consumer->validate_offset_commit(req.member_id, req.generation, req.api_version);
     if (err != error::none) return done(std::vector<error>(n, err));
   }
+  write_offsets(
+      group, std::move(req), meta::cf::group_offsets,
+      [&group](const std::string& topic, int32_t partition) {
+        return meta::offset_key(group, topic, partition);
+      },
+      // Durable now: visible to OffsetFetch (the group may have been deleted meanwhile).
+      [this, group](offset_commit_request::entry& o) {
+        if (group_entry* e = find(group)) e->offsets[{o.topic, o.partition}] = std::move(o.value);
+      },
+      std::move(done));
+}
+
+void shard_groups::write_offsets(const std::string& group, offset_commit_request req,
+                                 meta::cf family, const offset_key_fn& key,
+                                 std::function<void(offset_commit_request::entry&)> apply,
+                                 commit_callback done) {
+  const size_t n = req.offsets.size();
   std::vector<error> errs(n, error::none);
   meta::write_batch b;
   const int64_t now = wall_now_ms();
   for (size_t i = 0; i < n; ++i) {
     auto& o = req.offsets[i];
     o.value.commit_ms = now;
-    auto key = meta::offset_key(group, o.topic, o.partition);
+    auto k = key(o.topic, o.partition);
     if (o.value.metadata.size() > kMaxMetadataBytes) {
       errs[i] = error::offset_metadata_too_large;
-    } else if (!key) {
+    } else if (!k) {
       errs[i] = error::invalid_request;
     } else {
-      b.put(meta::cf::group_offsets, std::move(key.value()), encode_offset(o.value));
+      b.put(family, std::move(k.value()), encode_offset(o.value));
     }
   }
   if (b.empty()) return done(std::move(errs));
-  _owner.writer().submit(std::move(b), [this, group, req = std::move(req), errs = std::move(errs),
-                                        done = std::move(done)](std::error_code ec) mutable {
-    _owner.post(_shard, [this, group, req = std::move(req), errs = std::move(errs),
-                         done = std::move(done), ec]() mutable {
-      if (ec) {
-        spdlog::error("group {}: offset commit not written: {}", group, ec.message());
-        for (auto& e : errs) {
-          if (e == error::none) e = error::coordinator_not_available;
-        }
-        return done(std::move(errs));
-      }
-      // Durable now: visible to OffsetFetch (the group may have been deleted meanwhile).
-      if (group_entry* e = find(group)) {
-        for (size_t i = 0; i < req.offsets.size(); ++i) {
-          if (errs[i] != error::none) continue;
-          auto& o = req.offsets[i];
-          e->offsets[{o.topic, o.partition}] = std::move(o.value);
-        }
-      }
-      done(std::move(errs));
-    });
-  });
+  _owner.writer().submit(
+      std::move(b), [this, group, req = std::move(req), errs = std::move(errs),
+                     apply = std::move(apply), done = std::move(done)](std::error_code ec) mutable {
+        _owner.post(_shard, [this, group, req = std::move(req), errs = std::move(errs),
+                             apply = std::move(apply), done = std::move(done), ec]() mutable {
+          if (ec) {
+            spdlog::error("group {}: offsets not written: {}", group, ec.message());
+            for (auto& e : errs) {
+              if (e == error::none) e = error::coordinator_not_available;
+            }
+            return done(std::move(errs));
+          }
+          for (size_t i = 0; i < req.offsets.size(); ++i) {
+            if (errs[i] == error::none) apply(req.offsets[i]);
+          }
+          done(std::move(errs));
+        });
+      });
 }
 
 offset_fetch_result shard_groups::fetch(const std::string& group, const offset_fetch_request& req) {

@@ -66,6 +66,9 @@ struct offset_commit_request {
 // One error per entry, in request order.
 using commit_callback = std::function<void(std::vector<kafka::error>)>;
 
+// The stored form of a committed (or pending transactional) offset: meta::OffsetRecord.
+std::string encode_offset(const committed_offset& o);
+
 struct offset_fetch_request {
   // nullopt: every committed offset of the group.
   std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>> topics;
@@ -186,6 +189,15 @@ class shard_groups {
   void persist_consumer(group_entry& e);
 
  private:
+  // OffsetCommit and TxnOffsetCommit: stamps and checks each offset (metadata size, key), writes
+  // them synced in one batch under key(topic, partition) in `family`, then on this shard hands
+  // the written entries to `apply` and answers `done` (COORDINATOR_NOT_AVAILABLE for them when
+  // the write failed).
+  using offset_key_fn = std::function<result<std::string>(const std::string&, int32_t)>;
+  void write_offsets(const std::string& group, offset_commit_request req, meta::cf family,
+                     const offset_key_fn& key,
+                     std::function<void(offset_commit_request::entry&)> apply,
+                     commit_callback done);
   std::unique_ptr<classic_group> new_classic(const std::string& group);
   void tick_consumer_groups(int64_t now_ms);
   std::string new_member_id(std::string_view client_id);

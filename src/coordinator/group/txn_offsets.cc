@@ -11,22 +11,8 @@
 #include "src/meta/keys.h"
 
 namespace sluice::coordinator {
-namespace {
 
 using kafka::error;
-
-std::string encode(const committed_offset& o) {
-  meta::OffsetRecord r;
-  r.set_offset(o.offset);
-  r.set_leader_epoch(o.leader_epoch);
-  r.set_metadata(o.metadata);
-  r.set_commit_ms(o.commit_ms);
-  return r.SerializeAsString();
-}
-
-constexpr size_t kMaxMetadataBytes = 4096;  // Kafka's offset.metadata.max.bytes default
-
-}  // namespace
 
 bool shard_groups::has_pending(const std::string& group,
                                const std::pair<std::string, int32_t>& tp) const {
@@ -60,43 +46,15 @@ void shard_groups::txn_commit(const std::string& group, int64_t producer_id,
     }
     if (err != error::none) return done(std::vector<error>(n, err));
   }
-  std::vector<error> errs(n, error::none);
-  meta::write_batch b;
-  const int64_t now = wall_now_ms();
-  for (size_t i = 0; i < n; ++i) {
-    auto& o = req.offsets[i];
-    o.value.commit_ms = now;
-    auto key = meta::pending_offset_key(group, producer_id, o.topic, o.partition);
-    if (o.value.metadata.size() > kMaxMetadataBytes) {
-      errs[i] = error::offset_metadata_too_large;
-    } else if (!key) {
-      errs[i] = error::invalid_request;
-    } else {
-      b.put(meta::cf::producers, std::move(key.value()), encode(o.value));
-    }
-  }
-  if (b.empty()) return done(std::move(errs));
-  _owner.writer().submit(
-      std::move(b), [this, group, producer_id, req = std::move(req), errs = std::move(errs),
-                     done = std::move(done)](std::error_code ec) mutable {
-        _owner.post(_shard, [this, group, producer_id, req = std::move(req), errs = std::move(errs),
-                             done = std::move(done), ec]() mutable {
-          if (ec) {
-            spdlog::error("group {}: transactional offsets not written: {}", group, ec.message());
-            for (auto& e : errs) {
-              if (e == error::none) e = error::coordinator_not_available;
-            }
-            return done(std::move(errs));
-          }
-          auto& mine = _pending_txn[group][producer_id];
-          for (size_t i = 0; i < req.offsets.size(); ++i) {
-            if (errs[i] != error::none) continue;
-            auto& o = req.offsets[i];
-            mine[{o.topic, o.partition}] = std::move(o.value);
-          }
-          done(std::move(errs));
-        });
-      });
+  write_offsets(
+      group, std::move(req), meta::cf::producers,
+      [&group, producer_id](const std::string& topic, int32_t partition) {
+        return meta::pending_offset_key(group, producer_id, topic, partition);
+      },
+      [this, group, producer_id](offset_commit_request::entry& o) {
+        _pending_txn[group][producer_id][{o.topic, o.partition}] = std::move(o.value);
+      },
+      std::move(done));
 }
 
 void shard_groups::complete_txn(const std::string& group, int64_t producer_id, bool commit,
@@ -115,7 +73,7 @@ void shard_groups::complete_txn(const std::string& group, int64_t producer_id, b
     }
     if (!commit) continue;
     if (auto k = meta::offset_key(group, tp.first, tp.second)) {
-      b.put(meta::cf::group_offsets, k.value(), encode(v));
+      b.put(meta::cf::group_offsets, k.value(), encode_offset(v));
     }
   }
   // Taken out of the pending set at once (require_stable then shows the old committed offset
