@@ -1,14 +1,18 @@
 #pragma once
 // What the group handlers share: the member's client id and host as Kafka reports them, the
-// authorized operations of a group, and the coordinator's byte strings. The group logic itself
+// authorized operations of a group, the coordinator's byte strings, and the gathering of
+// offsets to commit (OffsetCommit, TxnOffsetCommit). The group logic itself
 // lives in src/coordinator/group.
 //
 // Thread safety: pure functions.
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "src/broker/handler.h"
+#include "src/broker/topic_manager.h"
+#include "src/coordinator/group/group_manager.h"
 
 namespace sluice::broker {
 
@@ -30,6 +34,38 @@ inline std::string client_host_of(const request_context& ctx) {
     host = host.substr(1, host.size() - 2);
   }
   return "/" + host;
+}
+
+// OffsetCommit and TxnOffsetCommit requests: one response partition per requested partition
+// (UNKNOWN_TOPIC_OR_PARTITION where the topic table has none), and the rest as entries of `c`.
+// Returns the response partitions those entries answer, in the entries' order.
+template <class ReqTopics, class RespTopics>
+auto gather_offsets(const topic_map& topics, const ReqTopics& req_topics, RespTopics& resp_topics,
+                    coordinator::offset_commit_request& c) {
+  using resp_partition = typename decltype(RespTopics::value_type::partitions)::value_type;
+  std::vector<resp_partition*> slots;
+  resp_topics.reserve(req_topics.size());
+  for (const auto& t : req_topics) {
+    auto& rt = resp_topics.emplace_back();
+    rt.name = t.name;
+    rt.partitions.reserve(t.partitions.size());
+    auto it = topics.find(t.name);
+    for (const auto& p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.partition_index = p.partition_index;
+      if (it == topics.end() || p.partition_index < 0 ||
+          p.partition_index >= it->second->partitions) {
+        rp.error_code = kafka::code(kafka::error::unknown_topic_or_partition);
+        continue;
+      }
+      slots.push_back(&rp);
+      c.offsets.push_back(
+          {t.name,
+           p.partition_index,
+           {p.committed_offset, p.committed_leader_epoch, p.committed_metadata.value_or(""), 0}});
+    }
+  }
+  return slots;
 }
 
 }  // namespace sluice::broker

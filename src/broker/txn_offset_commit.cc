@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "src/broker/broker.h"
+#include "src/broker/group_requests.h"
 #include "src/broker/handler.h"
 #include "src/broker/txn_requests.h"
 
@@ -22,40 +23,16 @@ namespace {
 
 using kafka::txn_offset_commit_request;
 using kafka::txn_offset_commit_response;
-using partition_result = txn_offset_commit_response::txn_offset_commit_response_topic::
-    txn_offset_commit_response_partition;
-
 void handle(request_context& ctx, txn_offset_commit_request& req,
             responder<txn_offset_commit_response> reply) {
   auto topics = ctx.owner.topics().snapshot();
   auto resp = std::make_shared<txn_offset_commit_response>();
-  std::vector<partition_result*> slots;
   coordinator::offset_commit_request c;
   c.member_id = req.member_id;
   c.instance_id = req.group_instance_id;
   c.generation = req.generation_id;
   c.api_version = ctx.version();
-  resp->topics.reserve(req.topics.size());
-  for (auto& t : req.topics) {
-    auto& rt = resp->topics.emplace_back();
-    rt.name = t.name;
-    rt.partitions.reserve(t.partitions.size());
-    auto it = topics->find(t.name);
-    for (auto& p : t.partitions) {
-      auto& rp = rt.partitions.emplace_back();
-      rp.partition_index = p.partition_index;
-      if (it == topics->end() || p.partition_index < 0 ||
-          p.partition_index >= it->second->partitions) {
-        rp.error_code = kafka::code(kafka::error::unknown_topic_or_partition);
-        continue;
-      }
-      slots.push_back(&rp);
-      c.offsets.push_back(
-          {t.name,
-           p.partition_index,
-           {p.committed_offset, p.committed_leader_epoch, p.committed_metadata.value_or(""), 0}});
-    }
-  }
+  auto slots = gather_offsets(*topics, req.topics, resp->topics, c);
   if (c.offsets.empty()) return reply(std::move(*resp));
   const bool old = ctx.version() < 2;
   auto fail_all = [reply, resp, slots, old](kafka::error e) {
