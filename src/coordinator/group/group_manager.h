@@ -35,6 +35,7 @@
 #include "src/coordinator/group/classic_group.h"
 #include "src/coordinator/group/consumer_group.h"
 #include "src/coordinator/group/durable_writer.h"
+#include "src/coordinator/sharded_calls.h"
 #include "src/meta/store.h"
 #include "src/net/shard_pool.h"
 
@@ -211,7 +212,7 @@ class shard_groups {
   std::mt19937_64 _rng;
 };
 
-class group_manager {
+class group_manager : public sharded_calls<group_manager> {
  public:
   group_manager(const config& cfg, net::shard_pool& shards, meta::store& store);
   ~group_manager();
@@ -230,38 +231,6 @@ class group_manager {
   group_limits limits() const;
   durable_writer& writer() { return _writer; }
   void post(unsigned shard, std::function<void()> fn);
-
-  // Runs op(shard_groups&, std::function<void(T)> reply) on the group's owner shard; reply may be
-  // called then or later (on the owner shard) and hands T to deliver on `home`.
-  template <class T, class Op>
-  void call(unsigned home, std::string_view group, Op op, std::function<void(T)> deliver) {
-    const unsigned owner = owner_of(group);
-    post(owner, [this, home, owner, op = std::move(op), deliver = std::move(deliver)]() mutable {
-      op(on_shard(owner), std::function<void(T)>([this, home, deliver](T v) {
-           post(home, [deliver, v = std::move(v)]() mutable { deliver(std::move(v)); });
-         }));
-    });
-  }
-  // Runs op(shard_groups&) -> T on every shard; deliver gets the results on `home`.
-  template <class T, class Op>
-  void call_all(unsigned home, Op op, std::function<void(std::vector<T>)> deliver) {
-    struct gather {
-      std::vector<T> out;
-      size_t left;
-      std::function<void(std::vector<T>)> deliver;
-    };
-    auto g = std::make_shared<gather>(
-        gather{std::vector<T>(shard_count()), shard_count(), std::move(deliver)});
-    for (unsigned s = 0; s < shard_count(); ++s) {
-      post(s, [this, s, home, op, g] {
-        T v = op(on_shard(s));
-        post(home, [g, s, v = std::move(v)]() mutable {
-          g->out[s] = std::move(v);
-          if (--g->left == 0) g->deliver(std::move(g->out));
-        });
-      });
-    }
-  }
 
  private:
   void arm(unsigned shard);

@@ -35,6 +35,7 @@
 #include "src/base/errc.h"
 #include "src/coordinator/group/durable_writer.h"
 #include "src/coordinator/group/group_manager.h"
+#include "src/coordinator/sharded_calls.h"
 #include "src/coordinator/txn/transaction.h"
 #include "src/meta/store.h"
 #include "src/net/shard_pool.h"
@@ -102,7 +103,7 @@ class shard_txns {
   std::unordered_map<std::string, transaction> _txns;
 };
 
-class txn_manager {
+class txn_manager : public sharded_calls<txn_manager> {
  public:
   txn_manager(const config& cfg, net::shard_pool& shards, meta::store& store,
               group_manager& groups);
@@ -125,35 +126,6 @@ class txn_manager {
   void post(unsigned shard, std::function<void()> fn);
   // Runs fn on `shard` after `ms` milliseconds.
   void post_after(unsigned shard, int64_t ms, std::function<void()> fn);
-
-  template <class T, class Op>
-  void call(unsigned home, std::string_view id, Op op, std::function<void(T)> deliver) {
-    const unsigned owner = owner_of(id);
-    post(owner, [this, home, owner, op = std::move(op), deliver = std::move(deliver)]() mutable {
-      op(on_shard(owner), std::function<void(T)>([this, home, deliver](T v) {
-           post(home, [deliver, v = std::move(v)]() mutable { deliver(std::move(v)); });
-         }));
-    });
-  }
-  template <class T, class Op>
-  void call_all(unsigned home, Op op, std::function<void(std::vector<T>)> deliver) {
-    struct gather {
-      std::vector<T> out;
-      size_t left;
-      std::function<void(std::vector<T>)> deliver;
-    };
-    auto g = std::make_shared<gather>(
-        gather{std::vector<T>(shard_count()), shard_count(), std::move(deliver)});
-    for (unsigned s = 0; s < shard_count(); ++s) {
-      post(s, [this, s, home, op, g] {
-        T v = op(on_shard(s));
-        post(home, [g, s, v = std::move(v)]() mutable {
-          g->out[s] = std::move(v);
-          if (--g->left == 0) g->deliver(std::move(g->out));
-        });
-      });
-    }
-  }
 
  private:
   void arm(unsigned shard);
