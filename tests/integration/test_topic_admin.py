@@ -13,6 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from kafka_wire import Reader, compact_str, uvarint  # noqa: E402
 from sluiced_process import Sluiced, recv_frame, send_frame  # noqa: E402
 
 from confluent_kafka import KafkaError, KafkaException  # noqa: E402
@@ -110,59 +111,6 @@ def kp_send(admin, request):
 
 
 # Minimal flexible-version encoding for the APIs that have only flexible versions.
-def uvarint(n):
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def compact_str(s):
-    b = s.encode()
-    return uvarint(len(b) + 1) + b
-
-
-class Reader:
-    def __init__(self, data):
-        self.d = data
-        self.i = 0
-
-    def take(self, fmt):
-        v = struct.unpack_from(fmt, self.d, self.i)
-        self.i += struct.calcsize(fmt)
-        return v[0]
-
-    def uvarint(self):
-        shift = n = 0
-        while True:
-            b = self.d[self.i]
-            self.i += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return n
-
-    def cstr(self):
-        n = self.uvarint()
-        if n == 0:
-            return None
-        s = self.d[self.i:self.i + n - 1].decode()
-        self.i += n - 1
-        return s
-
-    def tags(self):
-        for _ in range(self.uvarint()):
-            self.uvarint()
-            self.i += self.uvarint()
-
-    def int32s(self):
-        return [self.take(">i") for _ in range(self.uvarint() - 1)]
-
-
 def flexible_request(b, api_key, version, body):
     s = b.connect()
     try:

@@ -13,6 +13,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from kafka_wire import Reader, compact_str, uvarint  # noqa: E402
 from sluiced_process import Sluiced, recv_frame, send_frame  # noqa: E402
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
@@ -49,62 +50,12 @@ def read_all(port, topic, partition, isolation):
 
 # ---- the wire: flexible (compact) encodings, request header v2, response header v1 ----
 
-def uvarint(v):
-    out = b""
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def compact_str(s):
-    b = s.encode()
-    return uvarint(len(b) + 1) + b
-
-
-class reader:
-    def __init__(self, data):
-        self.d, self.i = data, 0
-
-    def take(self, fmt):
-        v = struct.unpack_from(fmt, self.d, self.i)
-        self.i += struct.calcsize(fmt)
-        return v[0]
-
-    def uvarint(self):
-        shift = v = 0
-        while True:
-            b = self.d[self.i]
-            self.i += 1
-            v |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return v
-
-    def string(self):
-        n = self.uvarint() - 1
-        s = self.d[self.i:self.i + n].decode()
-        self.i += n
-        return s
-
-    def array(self, item):
-        return [item() for _ in range(self.uvarint() - 1)]
-
-    def tags(self):
-        for _ in range(self.uvarint()):
-            self.uvarint()
-            self.i += self.uvarint()
-
-
 def call(port, api_key, version, body):
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
         client = b"txn-test"
         header = struct.pack(">hhih", api_key, version, 7, len(client)) + client + b"\x00"
         send_frame(s, header + body)
-        r = reader(recv_frame(s))
+        r = Reader(recv_frame(s))
         assert r.take(">i") == 7
         r.tags()
         return r

@@ -14,22 +14,12 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from kafka_wire import uvarint  # noqa: E402
 from sluiced_process import Sluiced, recv_frame, send_frame  # noqa: E402
 from test_idempotence import (NONE, INVALID_EPOCH, batch, create_topic,  # noqa: E402
                               init_producer_id, produce_raw)
 
 import socket  # noqa: E402
-
-
-def uvarint(v):
-    out = b""
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
 
 
 def read_uvarint(buf, pos):
