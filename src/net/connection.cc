@@ -2,9 +2,10 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
 
@@ -148,59 +149,76 @@ void connection::write_ready() {
   if (!_write_in_progress) write_ops();
 }
 
+// Writes queued output for as long as the socket takes it, without a trip through the
+// io_context per piece: byte slices up to the next file range in one sendmsg, file ranges with
+// sendfile. Only a full send buffer (EAGAIN) waits for writability, then carries on from there.
 void connection::write_ops() {
   if (_closed) return;
-  if (_ops.empty()) {
-    if (_close_after_write) close();
-    return;
-  }
-  _write_in_progress = true;
-  if (_ops.front().is_file) return send_file();
-  // Gather the buffers up to the next file range into one write.
-  std::vector<asio::const_buffer> bufs;
-  size_t count = 0;
-  for (const auto& op : _ops) {
-    if (op.is_file) break;
-    bufs.emplace_back(op.data->data() + op.begin, op.end - op.begin);
-    ++count;
-  }
-  asio::async_write(
-      _socket, bufs,
-      [self = shared_from_this(), count](const boost::system::error_code& ec, size_t) {
-        self->_write_in_progress = false;
-        if (ec) return self->close();
-        for (size_t i = 0; i < count; ++i) self->_ops.pop_front();
-        self->write_ready();
-      });
-}
-
-void connection::send_file() {
-  out_op& op = _ops.front();
-  while (op.file.length > 0) {
-    off_t offset = static_cast<off_t>(op.file.offset);
-    ssize_t n = ::sendfile(_socket.native_handle(), op.file.fd, &offset, op.file.length);
-    if (n > 0) {
-      op.file.offset += static_cast<uint64_t>(n);
-      op.file.length -= static_cast<uint32_t>(n);
-      continue;
+  const int sock = _socket.native_handle();
+  while (!_ops.empty()) {
+    out_op& front = _ops.front();
+    ssize_t n;
+    if (front.is_file) {
+      off_t offset = static_cast<off_t>(front.file.offset);
+      n = ::sendfile(sock, front.file.fd, &offset, front.file.length);
+      if (n > 0) {
+        front.file.offset += static_cast<uint64_t>(n);
+        front.file.length -= static_cast<uint32_t>(n);
+        if (front.file.length == 0) _ops.pop_front();
+        continue;
+      }
+      if (n == 0) {
+        // The file ended early: the frame can't be completed, so the stream is lost.
+        spdlog::error("closing connection from {}: sendfile: file shorter than expected",
+                      _info.peer);
+        return close();
+      }
+    } else {
+      // Every byte slice up to the next file range in one sendmsg.
+      iovec iov[kMaxIov];
+      size_t count = 0;
+      for (const auto& op : _ops) {
+        if (op.is_file || count == kMaxIov) break;
+        iov[count++] = {op.data->data() + op.begin, op.end - op.begin};
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = count;
+      n = ::sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n >= 0) {
+        size_t left = static_cast<size_t>(n);
+        while (left > 0) {
+          out_op& op = _ops.front();
+          const size_t len = op.end - op.begin;
+          if (left < len) {
+            op.begin += left;
+            break;
+          }
+          left -= len;
+          _ops.pop_front();
+        }
+        continue;
+      }
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      // The send buffer is full: wait until the peer has taken some, then carry on.
+      _write_in_progress = true;
       _socket.async_wait(asio::ip::tcp::socket::wait_write,
                          [self = shared_from_this()](const boost::system::error_code& ec) {
+                           self->_write_in_progress = false;
                            if (ec) return self->close();
-                           self->send_file();
+                           self->write_ops();
                          });
       return;
     }
-    // The file ended early (or failed): the frame can't be completed, so the stream is lost.
-    spdlog::error("closing connection from {}: sendfile: {}", _info.peer,
-                  n == 0 ? "file shorter than expected" : std::strerror(errno));
+    // A peer that went away mid-reply is ordinary; a file that cannot be read is not.
+    if (front.is_file && errno != EPIPE && errno != ECONNRESET) {
+      spdlog::error("closing connection from {}: sendfile: {}", _info.peer, std::strerror(errno));
+    }
     return close();
   }
-  _ops.pop_front();
-  _write_in_progress = false;
-  write_ready();
+  if (_close_after_write) close();
 }
 
 }  // namespace sluice::net

@@ -86,6 +86,7 @@ struct connection_options {
 class connection : public std::enable_shared_from_this<connection> {
  public:
   static constexpr size_t kMaxInFlight = 64;
+  static constexpr size_t kMaxIov = 64;  // byte slices per sendmsg
 
   connection(boost::asio::ip::tcp::socket socket, unsigned shard, dispatcher& d,
              const connection_options& opts);
@@ -99,7 +100,6 @@ class connection : public std::enable_shared_from_this<connection> {
   void on_reply(uint64_t seq, reply r);
   void write_ready();
   void write_ops();
-  void send_file();
   void arm_idle_timer();
 
   // One piece of output: a slice of a reply's bytes, or a file range to sendfile.
@@ -121,8 +121,8 @@ class connection : public std::enable_shared_from_this<connection> {
   uint64_t _next_seq = 0;    // sequence number of the next request read
   uint64_t _next_write = 0;  // sequence number of the next reply to write
   std::map<uint64_t, reply> _ready;
-  std::deque<out_op> _ops;  // output in order; the front is being written
-  bool _write_in_progress = false;
+  std::deque<out_op> _ops;          // output in order; the front is being written
+  bool _write_in_progress = false;  // waiting for the socket to take more output
   bool _reading_paused = false;
   bool _closed = false;
   bool _close_after_write = false;
