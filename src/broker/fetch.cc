@@ -150,12 +150,9 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
   }
 
   void start() {
-    _timer.expires_after(_max_wait);
-    _timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec) return;
-      self->_expired = true;
-      if (!self->_reading) self->read_all();
-    });
+    // The timer is armed only if the fetch has to wait: a consumer that is behind gets its
+    // answer from the first read, without two timer updates per request.
+    _deadline = std::chrono::steady_clock::now() + _max_wait;
     read_all();
   }
 
@@ -168,18 +165,21 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
       if (!w.topic || w.error != kafka::error::none) continue;
       ++_pending;
       const int32_t max_bytes = std::min(w.max_bytes, _max_bytes);
-      _b.with_partition(
+      // Inline when the partition is on this shard: a consumer's fetch then costs no thread
+      // hop (the `_pending` guard keeps an inline answer from responding early).
+      _b.with_partition_async<part_read>(
           _home, w.topic, w.index,
-          [offset = w.offset, max_bytes, committed = _read_committed](result<partition*> p) {
+          [offset = w.offset, max_bytes, committed = _read_committed](
+              result<partition*> p, std::function<void(part_read)> finish) {
+            part_read r;
             if (!p) {
               // A topic deleted while the fetch waited is unknown now, not a storage failure.
-              part_read r;
               r.error = lookup_error(p.error());
-              return r;
+            } else {
+              r = read_one(*p.value(), offset, max_bytes, committed);
+              r.metrics = &p.value()->metrics();
             }
-            part_read r = read_one(*p.value(), offset, max_bytes, committed);
-            r.metrics = &p.value()->metrics();
-            return r;
+            finish(std::move(r));
           },
           [self = shared_from_this(), &w](part_read r) {
             w.got = std::move(r);
@@ -208,8 +208,15 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
     }
     // Wait for the next append to any of our partitions (or the timer).
     if (!_parked) {
+      if (std::chrono::steady_clock::now() >= _deadline) return respond();
       _parked = true;
       fetch_purgatory().add();
+      _timer.expires_at(_deadline);
+      _timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec) return;
+        self->_expired = true;
+        if (!self->_reading) self->read_all();
+      });
     }
     std::weak_ptr<void> weak = shared_from_this();
     for (auto& w : _wants) {
@@ -238,8 +245,10 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
 
   void respond() {
     _done = true;
-    _timer.cancel();
-    if (_parked) fetch_purgatory().sub();
+    if (_parked) {
+      _timer.cancel();
+      fetch_purgatory().sub();
+    }
     fetch_response resp;
     resp.session_id = _session ? _session->id : 0;
     std::unordered_map<std::string, size_t> topic_at;  // topic name or id -> index in responses
@@ -291,6 +300,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op> {
   int32_t _min_bytes;
   int32_t _max_bytes;
   std::chrono::milliseconds _max_wait;
+  std::chrono::steady_clock::time_point _deadline;
   bool _read_committed;
   responder<fetch_response> _reply;
   boost::asio::steady_timer _timer;
