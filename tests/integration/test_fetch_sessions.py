@@ -1,6 +1,7 @@
 """Incremental fetch sessions (KIP-227), driven with kafka-python's Fetch v11 codec (Debian
 python3-kafka; its consumer does not open sessions itself, nor do librdkafka 2.0.2 or kafkajs).
-Data is produced with confluent-kafka."""
+Data is produced with confluent-kafka. Also Fetch answers that must wait (max_wait) or that
+fill the socket (a reader with a tiny receive buffer and pipelined requests)."""
 
 import os
 import selectors
@@ -16,6 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from kafka.conn import BrokerConnection  # noqa: E402
 from kafka.protocol.fetch import FetchRequest  # noqa: E402
 from kafka.protocol.types import Array, Int8, Int32, Int64, Schema, String  # noqa: E402
+from kafka.record import MemoryRecords  # noqa: E402
 
 
 class FetchV11(FetchRequest[11]):
@@ -46,29 +48,36 @@ TOPIC = "sessions"
 class Fetcher:
     """One connection sending raw Fetch v11 requests."""
 
-    def __init__(self, port):
-        self.conn = BrokerConnection("127.0.0.1", port, socket.AF_INET, api_version=(2, 5, 0))
+    def __init__(self, port, **configs):
+        self.conn = BrokerConnection("127.0.0.1", port, socket.AF_INET, api_version=(2, 5, 0),
+                                     **configs)
         assert self.conn.connect_blocking(timeout=10)
 
     def close(self):
         self.conn.close()
 
-    def fetch(self, session_id, epoch, parts=(), forget=(), max_wait=0):
-        """parts: [(partition, offset)] of TOPIC; forget: [partition]. Returns (error, session
-        id, {partition: (error, high watermark, record bytes)})."""
-        topics = [(TOPIC, [(p, -1, off, -1, 1 << 20) for p, off in parts])] if parts else []
+    def send(self, session_id, epoch, parts=(), forget=(), max_wait=0, part_max=1 << 20):
+        """parts: [(partition, offset)] of TOPIC; forget: [partition]. Returns a future."""
+        topics = [(TOPIC, [(p, -1, off, -1, part_max) for p, off in parts])] if parts else []
         forgotten = [(TOPIC, list(forget))] if forget else []
-        req = FetchV11(-1, max_wait, 0, 1 << 20, 0, session_id, epoch, topics,
-                               forgotten, "")
-        f = self.conn.send(req)
+        req = FetchV11(-1, max_wait, 0, 64 << 20, 0, session_id, epoch, topics, forgotten, "")
+        return self.conn.send(req)
+
+    def wait(self, *futures):
         sel = selectors.DefaultSelector()
         sel.register(self.conn._sock, selectors.EVENT_READ)
-        while not f.is_done:
+        while not all(f.is_done for f in futures):
             sel.select(1)
             for resp, fut in self.conn.recv():
                 fut.success(resp)
-        assert f.succeeded(), f.exception
-        r = f.value
+        for f in futures:
+            assert f.succeeded(), f.exception
+        return [f.value for f in futures]
+
+    def fetch(self, session_id, epoch, parts=(), forget=(), max_wait=0):
+        """parts: [(partition, offset)] of TOPIC; forget: [partition]. Returns (error, session
+        id, {partition: (error, high watermark, record bytes)})."""
+        [r] = self.wait(self.send(session_id, epoch, parts, forget, max_wait))
         out = {}
         for _topic, partitions in r.topics:
             for p in partitions:
@@ -76,16 +85,69 @@ class Fetcher:
         return r.error_code, r.session_id, out
 
 
-def produce(port, partition, n):
+def produce(port, partition, n, value=lambda i: b"v%d" % i):
     p = Producer({"bootstrap.servers": f"127.0.0.1:{port}", "acks": "all"})
     for i in range(n):
-        p.produce(TOPIC, value=b"v%d" % i, partition=partition)
+        p.produce(TOPIC, value=value(i), partition=partition)
     assert p.flush(30) == 0
 
 
 def create_topic(port):
     a = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"})
     a.create_topics([NewTopic(TOPIC, 2, 1)])[TOPIC].result(30)
+
+
+def big_value(partition, i):
+    return (b"%d:%d:" % (partition, i)).ljust(1024, b"x")
+
+
+class FetchAnswers(unittest.TestCase):
+    def test_a_fetch_with_nothing_to_return_is_answered_when_max_wait_passes(self):
+        with Sluiced() as b:
+            create_topic(b.port)
+            produce(b.port, 0, 3)
+            f = Fetcher(b.port)
+            try:
+                # Nothing past offset 3 (min_bytes 0 still waits for one byte): the answer
+                # comes when max_wait has passed, empty (never, if the wait were not timed).
+                err, sid, parts = f.fetch(0, -1, [(0, 3), (1, 0)], max_wait=300)
+                self.assertEqual((err, sid), (0, 0))
+                self.assertEqual(parts, {0: (0, 3, 0), 1: (0, 0, 0)})
+                # The connection still serves: the same fetch from offset 0 has the data.
+                err, _, parts = f.fetch(0, -1, [(0, 0)], max_wait=300)
+                self.assertEqual(err, 0)
+                self.assertGreater(parts[0][2], 0)
+            finally:
+                f.close()
+
+    def test_pipelined_large_answers_to_a_slow_reader_arrive_intact(self):
+        n = 3000  # ~3 MB of 1 KiB records per partition
+        with Sluiced() as b:
+            create_topic(b.port)
+            for p in (0, 1):
+                produce(b.port, p, n, lambda i, p=p: big_value(p, i))
+            # A 4 KiB receive buffer keeps the broker's socket full, so each answer goes out
+            # in many partial sendfile/sendmsg calls, with the next answer queued behind it.
+            f = Fetcher(b.port, receive_buffer_bytes=4096)
+            try:
+                futures = [f.send(0, -1, [(0, 0), (1, 0)], part_max=8 << 20) for _ in range(3)]
+                responses = f.wait(*futures)
+            finally:
+                f.close()
+            for r in responses:
+                self.assertEqual(r.error_code, 0)
+                [(topic, partitions)] = r.topics
+                self.assertEqual(topic, TOPIC)
+                self.assertEqual(sorted(p[0] for p in partitions), [0, 1])
+                for p in partitions:
+                    self.assertEqual((p[1], p[2]), (0, n))  # no error, high watermark
+                    records = MemoryRecords(p[-1])
+                    got = []
+                    while records.has_next():
+                        batch = records.next_batch()
+                        self.assertTrue(batch.validate_crc())
+                        got.extend((rec.offset, rec.value) for rec in batch)
+                    self.assertEqual(got, [(i, big_value(p[0], i)) for i in range(n)])
 
 
 class FetchSessions(unittest.TestCase):
