@@ -192,6 +192,7 @@ class fault_file final : public file {
   }
 
   std::error_code pwrite(uint64_t offset, std::span<const uint8_t> data) override {
+    if (auto ec = remember(offset, data.size())) return ec;
     if (auto ec = injected(offset, data)) return ec;
     return _inner->pwrite(offset, data);
   }
@@ -208,6 +209,7 @@ class fault_file final : public file {
     auto s = _inner->size();
     if (!s) return s.error();
     _fs->_synced[_inner->path()] = s.value();
+    _fs->_undo.erase(_inner->path());
     return {};
   }
 
@@ -224,6 +226,18 @@ class fault_file final : public file {
   int native_handle() const override { return _inner->native_handle(); }
 
  private:
+  // Saves what [offset, offset + len) holds inside the synced prefix, for power_cut().
+  std::error_code remember(uint64_t offset, size_t len) {
+    const uint64_t synced = _fs->synced_size(_inner->path());
+    if (offset >= synced || len == 0) return {};
+    std::vector<uint8_t> old(static_cast<size_t>(std::min<uint64_t>(len, synced - offset)));
+    auto n = _inner->pread(offset, old);
+    if (!n) return n.error();
+    old.resize(n.value());
+    _fs->_undo[_inner->path()].emplace_back(offset, std::move(old));
+    return {};
+  }
+
   std::error_code injected(uint64_t offset, std::span<const uint8_t> data) {
     fault_injection_file_system::fault f;
     if (!_fs->take_write_fault(f)) return {};
@@ -296,12 +310,18 @@ std::error_code fault_injection_file_system::rename(const std::string& from,
     _synced[to] = it->second;
     _synced.erase(it);
   }
+  _undo.erase(to);
+  if (auto u = _undo.find(from); u != _undo.end()) {
+    _undo[to] = std::move(u->second);
+    _undo.erase(u);
+  }
   return {};
 }
 
 std::error_code fault_injection_file_system::remove(const std::string& path) {
   if (auto ec = _inner->remove(path)) return ec;
   _synced.erase(path);
+  _undo.erase(path);
   return {};
 }
 
@@ -329,7 +349,16 @@ std::error_code fault_injection_file_system::power_cut() {
     if (s.value() > durable) {
       if (auto ec = f.value()->truncate(durable)) return ec;
     }
+    auto u = _undo.find(path);
+    if (u == _undo.end()) continue;
+    for (auto it = u->second.rbegin(); it != u->second.rend(); ++it) {
+      const auto& [offset, old] = *it;
+      if (offset >= durable) continue;
+      const auto n = static_cast<size_t>(std::min<uint64_t>(old.size(), durable - offset));
+      if (auto ec = f.value()->pwrite(offset, std::span<const uint8_t>(old.data(), n))) return ec;
+    }
   }
+  _undo.clear();
   return {};
 }
 

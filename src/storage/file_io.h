@@ -90,7 +90,8 @@ std::error_code error_from_errno(int e);
 // power_cut() truncates every file this wrapper has seen back to the size it had at its last
 // successful fdatasync (files created and never synced become empty; files that existed before
 // the wrapper first opened them count as synced at that size). Overwrites inside the synced
-// prefix are not rolled back; storage only ever appends and truncates, so that is enough.
+// prefix since the last fdatasync are rolled back too (an index entry rewritten over a torn one
+// is not durable until the next sync either).
 class fault_injection_file_system final : public file_system {
  public:
   enum class fault {
@@ -133,6 +134,9 @@ class fault_injection_file_system final : public file_system {
 
   file_system* _inner;
   std::map<std::string, uint64_t> _synced;  // path -> durable size
+  // path -> (offset, bytes before the write) for writes inside the synced prefix since the last
+  // fdatasync, oldest first; power_cut() restores them newest first.
+  std::map<std::string, std::vector<std::pair<uint64_t, std::vector<uint8_t>>>> _undo;
   fault _write_fault = fault::io_error;
   int _write_faults = 0;
   int _sync_faults = 0;

@@ -149,5 +149,21 @@ TEST(FaultInjection, TruncateLowersSyncedSize) {
   EXPECT_EQ(read_all(*real.open(dir.file("a")).value()), "ab");
 }
 
+TEST(FaultInjection, PowerCutUndoesOverwritesSinceTheLastSync) {
+  temp_dir dir;
+  posix_file_system real;
+  fault_injection_file_system fs(real);
+  auto f = fs.create(dir.file("a")).value();
+  ASSERT_FALSE(f->append(sv("0000000000")));
+  ASSERT_FALSE(f->fdatasync());
+  ASSERT_FALSE(f->pwrite(2, sv("ab")));  // synced: survives
+  ASSERT_FALSE(f->fdatasync());
+  ASSERT_FALSE(f->pwrite(6, sv("cd")));    // not synced: undone
+  ASSERT_FALSE(f->pwrite(7, sv("ef")));    // overlaps the one before: undone to the synced bytes
+  ASSERT_FALSE(f->pwrite(9, sv("ghij")));  // straddles the synced end: both parts dropped
+  ASSERT_FALSE(fs.power_cut());
+  EXPECT_EQ(read_all(*real.open(dir.file("a")).value()), "00ab000000");
+}
+
 }  // namespace
 }  // namespace sluice::storage
