@@ -14,9 +14,9 @@ namespace {
 
 constexpr size_t kIndexEntrySize = 8;
 constexpr size_t kTimeIndexEntrySize = 12;
-// Read size of scan() (recovery, index rebuild): small enough that a chunk is still in the CPU's
-// L2 cache when the CRC pass reads it after pread copied it (1 MiB chunks ran the CRC from L3).
-constexpr uint64_t kScanChunk = uint64_t{256} << 10;
+// Read size of scan() (recovery, index rebuild). 256 KiB chunks (so the CRC pass would read
+// L2-resident data) measured no different from 1 MiB (docs/performance.md, storage).
+constexpr uint64_t kScanChunk = uint64_t{1} << 20;
 
 std::string offset_name(int64_t base_offset, const char* ext) {
   char buf[32];

@@ -311,7 +311,7 @@ TEST(Segment, CreateEmptiesLeftoverFiles) {
   EXPECT_EQ(a.position, 0u);
 }
 
-// Recovery reads in 256 KiB chunks: batches straddle chunk ends, one batch is larger than a chunk,
+// Recovery reads in 1 MiB chunks: batches straddle chunk ends, one batch is larger than a chunk,
 // and a CRC failure past the first chunks still truncates exactly there.
 TEST(Segment, RecoverAcrossReadChunks) {
   fixture f;
