@@ -23,7 +23,8 @@
 //   whole batches from that one on, at least one even if it is larger than max (KIP-74).
 // - Offsets outside [base_offset(), next_offset()) are errc::not_found.
 // - recover() scans .log, validates every batch (header, size, CRC, increasing offsets),
-//   truncates a torn or corrupt tail and rebuilds the index.
+//   truncates a torn or corrupt tail (fdatasync'ed) and rebuilds the index, which it writes
+//   without fdatasync (write_index() at roll/close makes it durable).
 //
 // Thread safety: none; a segment belongs to its log, which belongs to one shard.
 
@@ -163,6 +164,8 @@ class segment {
   // Walks batch headers from `position` (a batch boundary) to the end of .log, adding index
   // entries. With `validate`, checks every CRC and truncates the first bad or torn batch.
   std::error_code scan(uint64_t position, bool validate);
+  // write_index(), with or without the fdatasyncs.
+  std::error_code write_index_entries(bool sync);
   bool load_index(uint64_t log_size);
   bool load_time_index();
   void note_timestamp(int64_t max_timestamp, int64_t batch_base, uint64_t position);
