@@ -77,18 +77,17 @@ class broker final : public net::dispatcher {
   void run_on(unsigned shard, std::function<void()> fn);
   unsigned shard_count() const { return _shards.size(); }
   // Runs `work(result<partition*>)` on the partition's owner shard, then `deliver(its result)`
-  // on shard `home`: how handlers cross to a partition and back.
+  // on shard `home`: how handlers cross to a partition and back. Both hops are posts.
+  // fan_out.h gathers many of these into one answer.
   template <class Work, class Deliver>
   void with_partition(unsigned home, std::shared_ptr<const topic_entry> topic, int32_t index,
                       Work work, Deliver deliver) {
-    const unsigned owner = owner_shard(topic->name, index, shard_count());
-    post(owner, [this, home, owner, topic = std::move(topic), index, work = std::move(work),
-                 deliver = std::move(deliver)]() mutable {
-      auto out = work(partitions(owner).get(topic, index));
-      post(home, [deliver = std::move(deliver), out = std::move(out)]() mutable {
-        deliver(std::move(out));
-      });
-    });
+    via_owner(
+        &broker::post, home, std::move(topic), index,
+        [work = std::move(work)](result<partition*> p, auto finish) mutable {
+          finish(work(std::move(p)));
+        },
+        std::move(deliver));
   }
   // The same for work that completes later (Produce waiting for group commit): `work(part,
   // finish)` runs on the owner shard and calls finish(out) exactly once, on the owner shard;
@@ -98,14 +97,12 @@ class broker final : public net::dispatcher {
   template <class Out, class Work, class Deliver>
   void with_partition_async(unsigned home, std::shared_ptr<const topic_entry> topic, int32_t index,
                             Work work, Deliver deliver) {
-    const unsigned owner = owner_shard(topic->name, index, shard_count());
-    run_on(owner, [this, home, owner, topic = std::move(topic), index, work = std::move(work),
-                   deliver = std::move(deliver)]() mutable {
-      std::function<void(Out)> finish = [this, home, deliver = std::move(deliver)](Out out) {
-        run_on(home, [deliver, out = std::move(out)]() mutable { deliver(std::move(out)); });
-      };
-      work(partitions(owner).get(topic, index), std::move(finish));
-    });
+    via_owner(
+        &broker::run_on, home, std::move(topic), index,
+        [work = std::move(work)](result<partition*> p, auto finish) mutable {
+          work(std::move(p), std::function<void(Out)>(std::move(finish)));
+        },
+        std::move(deliver));
   }
   boost::asio::io_context& shard_context(unsigned shard) { return _shards.context(shard); }
   // The partitions owned by `shard`; use only on that shard's thread.
@@ -132,6 +129,24 @@ class broker final : public net::dispatcher {
   void register_metrics();
 
  private:
+  // The one way to a partition and back: `hop` (post or run_on) takes work(get(), finish) to the
+  // owner shard and finish(out) to deliver(out) on `home`.
+  template <class Work, class Deliver>
+  void via_owner(void (broker::*hop)(unsigned, std::function<void()>), unsigned home,
+                 std::shared_ptr<const topic_entry> topic, int32_t index, Work work,
+                 Deliver deliver) {
+    const unsigned owner = owner_shard(topic->name, index, shard_count());
+    (this->*hop)(owner, [this, hop, home, owner, topic = std::move(topic), index,
+                         work = std::move(work), deliver = std::move(deliver)]() mutable {
+      work(partitions(owner).get(topic, index),
+           [this, hop, home, deliver = std::move(deliver)](auto out) mutable {
+             (this->*hop)(home, [deliver = std::move(deliver), out = std::move(out)]() mutable {
+               deliver(std::move(out));
+             });
+           });
+    });
+  }
+
   static constexpr size_t kSyncThreads = 4;
   const config& _cfg;
   net::shard_pool& _shards;

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <future>
 #include <optional>
 #include <tuple>
 
@@ -24,27 +23,17 @@ partition_stats stats_of(partition& p) {
   return s;
 }
 
-// Runs fn() on `shard` and waits for its result; nullopt when the shard did not answer in time.
-template <class T, class Fn>
-std::optional<T> wait_on_shard(broker& b, unsigned shard, std::chrono::milliseconds timeout,
-                               Fn fn) {
-  auto promise = std::make_shared<std::promise<T>>();
-  auto future = promise->get_future();
-  b.post(shard, [promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });
-  if (future.wait_for(timeout) != std::future_status::ready) return std::nullopt;
-  return future.get();
-}
-
 }  // namespace
 
 std::vector<partition_stats> broker::open_partition_stats(std::chrono::milliseconds timeout) {
   std::vector<partition_stats> out;
   for (unsigned shard = 0; shard < shard_count(); ++shard) {
-    auto got = wait_on_shard<std::vector<partition_stats>>(*this, shard, timeout, [this, shard] {
-      std::vector<partition_stats> v;
-      partitions(shard).for_each_open([&](partition& p) { v.push_back(stats_of(p)); });
-      return v;
-    });
+    auto got =
+        net::wait_on_shard<std::vector<partition_stats>>(*this, shard, timeout, [this, shard] {
+          std::vector<partition_stats> v;
+          partitions(shard).for_each_open([&](partition& p) { v.push_back(stats_of(p)); });
+          return v;
+        });
     if (got) out.insert(out.end(), got->begin(), got->end());
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
@@ -58,7 +47,7 @@ std::vector<partition_stats> broker::topic_partition_stats(std::shared_ptr<const
   std::vector<partition_stats> out;
   for (int32_t i = 0; i < topic->partitions; ++i) {
     const unsigned owner = owner_shard(topic->name, i, shard_count());
-    auto got = wait_on_shard<std::optional<partition_stats>>(
+    auto got = net::wait_on_shard<std::optional<partition_stats>>(
         *this, owner, timeout, [this, owner, topic, i] {
           auto p = partitions(owner).get(topic, i);
           return p ? std::optional(stats_of(*p.value())) : std::nullopt;

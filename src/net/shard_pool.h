@@ -10,7 +10,10 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <future>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -38,5 +41,18 @@ class shard_pool {
   std::vector<guard> _guards;
   std::vector<std::thread> _threads;
 };
+
+// Runs fn() on `shard` (through owner.post(shard, task): the broker, the group manager) and
+// waits for its result on this thread, which must not be a shard's (the HTTP thread, a metrics
+// scrape); nullopt when the shard did not answer within `timeout` (stopping).
+template <class T, class Owner, class Fn>
+std::optional<T> wait_on_shard(Owner& owner, unsigned shard, std::chrono::milliseconds timeout,
+                               Fn fn) {
+  auto promise = std::make_shared<std::promise<T>>();
+  auto future = promise->get_future();
+  owner.post(shard, [promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });
+  if (future.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+  return future.get();
+}
 
 }  // namespace sluice::net

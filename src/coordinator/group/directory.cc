@@ -1,24 +1,12 @@
 #include "src/coordinator/group/directory.h"
 
 #include <algorithm>
-#include <future>
 
 #include "kafka/consumer_protocol.h"
 
 namespace sluice::coordinator {
 
 namespace {
-
-// Runs fn() on `shard` and waits for its answer on this thread, at most `timeout`.
-template <class T, class Fn>
-std::optional<T> ask_shard(group_manager& gm, unsigned shard, std::chrono::milliseconds timeout,
-                           Fn fn) {
-  auto promise = std::make_shared<std::promise<T>>();
-  auto future = promise->get_future();
-  gm.post(shard, [promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });
-  if (future.wait_for(timeout) != std::future_status::ready) return std::nullopt;
-  return future.get();
-}
 
 std::vector<std::pair<std::string, std::vector<int32_t>>> named(const topic_assignment& a,
                                                                 const topic_view& topics) {
@@ -96,7 +84,7 @@ std::vector<group_view> group_directory_adapter::list() {
   auto topics = _topics();
   std::vector<group_view> out;
   for (unsigned s = 0; s < _groups.shard_count(); ++s) {
-    auto got = ask_shard<std::vector<group_view>>(_groups, s, _timeout, [this, s, topics] {
+    auto got = net::wait_on_shard<std::vector<group_view>>(_groups, s, _timeout, [this, s, topics] {
       shard_groups& sg = _groups.on_shard(s);
       std::vector<group_view> views;
       for (const auto& l : sg.list()) {
@@ -116,7 +104,7 @@ std::vector<group_view> group_directory_adapter::list() {
 std::optional<group_view> group_directory_adapter::describe(const std::string& group_id) {
   auto topics = _topics();
   const unsigned owner = _groups.owner_of(group_id);
-  auto got = ask_shard<std::optional<group_view>>(
+  auto got = net::wait_on_shard<std::optional<group_view>>(
       _groups, owner, _timeout, [this, owner, group_id, topics] {
         return view_of(_groups.on_shard(owner), group_id, *topics);
       });
