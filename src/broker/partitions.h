@@ -4,7 +4,8 @@
 // Contract:
 // - A partition belongs to exactly one shard, owner_shard(topic, partition), and its log is
 //   touched only on that shard's thread (docs/architecture.md). Handlers post per-partition work
-//   to the owner and gather the results back on the connection's shard.
+//   to the owner and gather the results back on the connection's shard (broker::with_partition,
+//   fan_out.h).
 // - A partition's log lives in <log.dir>/topics/<topic>-<partition>/ and is opened on first
 //   use by its owner shard (so a restart opens nothing until asked). Opening writes or checks
 //   the directory's partition.metadata (the topic id, as Kafka keeps it); a directory naming
