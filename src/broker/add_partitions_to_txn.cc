@@ -10,9 +10,7 @@
 
 #include "kafka/add_partitions_to_txn.h"
 
-#include <memory>
-
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/handler.h"
 #include "src/broker/txn_requests.h"
 
@@ -30,16 +28,6 @@ struct txn_ask {
   int16_t epoch = -1;
   bool verify_only = false;
   std::vector<coordinator::topic_partition> partitions;
-};
-
-struct state {
-  add_partitions_to_txn_response resp;
-  std::vector<std::vector<topic_result>*> slots;  // one per transaction
-  size_t pending = 1;
-  responder<add_partitions_to_txn_response> reply;
-  void one_done() {
-    if (--pending == 0) reply(std::move(resp));
-  }
 };
 
 // Fills `out` with one result per partition of `topics`: `err` for all (per_partition null), or
@@ -62,7 +50,9 @@ void fill(std::vector<topic_result>& out, const std::vector<topic_req>& topics, 
 void handle(request_context& ctx, add_partitions_to_txn_request& req,
             responder<add_partitions_to_txn_response> reply) {
   const bool old = ctx.version() < 2;
-  auto st = std::make_shared<state>(state{{}, {}, 1, std::move(reply)});
+  auto g =
+      fan_out<add_partitions_to_txn_response>::start(ctx.owner, ctx.conn.shard, std::move(reply));
+  std::vector<std::vector<topic_result>*> slots;  // one per transaction
   // The transactions asked about, as (ask, its topics) pairs.
   std::vector<std::pair<txn_ask, const std::vector<topic_req>*>> asks;
   if (ctx.version() <= 3) {
@@ -72,15 +62,15 @@ void handle(request_context& ctx, add_partitions_to_txn_request& req,
                      false,
                      {}},
                     &req.v3_and_below_topics});
-    st->slots.push_back(&st->resp.results_by_topic_v3_and_below);
+    slots.push_back(&g->value.results_by_topic_v3_and_below);
   } else {
-    st->resp.results_by_transaction.resize(req.transactions.size());
+    g->value.results_by_transaction.resize(req.transactions.size());
     for (size_t i = 0; i < req.transactions.size(); ++i) {
       const auto& t = req.transactions[i];
       asks.push_back(
           {{t.transactional_id, t.producer_id, t.producer_epoch, t.verify_only, {}}, &t.topics});
-      st->resp.results_by_transaction[i].transactional_id = t.transactional_id;
-      st->slots.push_back(&st->resp.results_by_transaction[i].topic_results);
+      g->value.results_by_transaction[i].transactional_id = t.transactional_id;
+      slots.push_back(&g->value.results_by_transaction[i].topic_results);
     }
   }
   auto topics = ctx.owner.topics().snapshot();
@@ -89,9 +79,8 @@ void handle(request_context& ctx, add_partitions_to_txn_request& req,
     std::vector<kafka::error> known;
     bool any_unknown = false;
     for (const auto& t : *req_topics) {
-      auto it = topics->find(t.name);
       for (int32_t p : t.partitions) {
-        const bool ok = it != topics->end() && p >= 0 && p < it->second->partitions;
+        const bool ok = find_partition(*topics, t.name, p) != nullptr;
         any_unknown |= !ok;
         known.push_back(ok ? kafka::error::operation_not_attempted
                            : kafka::error::unknown_topic_or_partition);
@@ -99,20 +88,19 @@ void handle(request_context& ctx, add_partitions_to_txn_request& req,
       }
     }
     if (any_unknown) {
-      fill(*st->slots[i], *req_topics, kafka::error::none, &known);
+      fill(*slots[i], *req_topics, kafka::error::none, &known);
       continue;
     }
     if (!ctx.owner.has_txns()) {
-      fill(*st->slots[i], *req_topics, kafka::error::coordinator_not_available);
+      fill(*slots[i], *req_topics, kafka::error::coordinator_not_available);
       continue;
     }
-    ++st->pending;
     // The request dies when this returns: the answer is shaped from a copy of its topics.
-    auto deliver = [st, i, req_topics = *req_topics, old](std::vector<kafka::error> errs) {
-      for (auto& e : errs) e = fenced_for(e, old);
-      fill(*st->slots[i], req_topics, kafka::error::none, &errs);
-      st->one_done();
-    };
+    auto deliver = g->answer(
+        [slot = slots[i], req_topics = *req_topics, old](auto&, std::vector<kafka::error> errs) {
+          for (auto& e : errs) e = fenced_for(e, old);
+          fill(*slot, req_topics, kafka::error::none, &errs);
+        });
     const std::string id = ask.id;  // `ask` moves into the call below
     ctx.owner.txns().call<std::vector<kafka::error>>(
         ctx.conn.shard, id,
@@ -131,7 +119,7 @@ void handle(request_context& ctx, add_partitions_to_txn_request& req,
         },
         std::move(deliver));
   }
-  st->one_done();
+  g->seal();
 }
 
 }  // namespace

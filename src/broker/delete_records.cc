@@ -4,11 +4,8 @@
 
 #include "kafka/delete_records.h"
 
-#include <memory>
-
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/handler.h"
-#include "src/broker/partitions.h"
 
 namespace sluice::broker {
 namespace {
@@ -18,66 +15,35 @@ using kafka::delete_records_response;
 using partition_result =
     delete_records_response::delete_records_topic_result::delete_records_partition_result;
 
-struct delete_state {
-  explicit delete_state(responder<delete_records_response> r) : reply(std::move(r)) {}
-  delete_records_response resp;
-  size_t pending = 1;
-  responder<delete_records_response> reply;
-  void one_done() {
-    if (--pending == 0) reply(std::move(resp));
-  }
-};
-
 void handle(request_context& ctx, delete_records_request& req,
             responder<delete_records_response> reply) {
-  broker& b = ctx.owner;
-  auto state = std::make_shared<delete_state>(std::move(reply));
-  auto topics = b.topics().snapshot();
-  const unsigned home = ctx.conn.shard;
-  state->resp.topics.reserve(req.topics.size());
+  auto g = fan_out<delete_records_response>::start(ctx.owner, ctx.conn.shard, std::move(reply));
+  auto topics = ctx.owner.topics().snapshot();
+  g->value.topics.reserve(req.topics.size());
   for (const auto& t : req.topics) {
-    auto& tr = state->resp.topics.emplace_back();
+    auto& tr = g->value.topics.emplace_back();
     tr.name = t.name;
     tr.partitions.reserve(t.partitions.size());
-    auto it = topics->find(t.name);
     for (const auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
       pr.low_watermark = -1;
-      if (it == topics->end() || p.partition_index < 0 ||
-          p.partition_index >= it->second->partitions) {
-        pr.error_code = kafka::code(kafka::error::unknown_topic_or_partition);
-        continue;
-      }
-      ++state->pending;
-      b.with_partition(
-          home, it->second, p.partition_index,
-          [index = p.partition_index, offset = p.offset](result<partition*> part) {
-            partition_result out;
-            out.partition_index = index;
-            out.low_watermark = -1;
-            if (!part) {
-              out.error_code = kafka::code(lookup_error(part.error()));
-              return out;
-            }
-            storage::log& log = part.value()->log();
-            auto start = log.delete_records(offset == -1 ? log.log_end_offset() : offset);
-            if (start) {
-              out.low_watermark = start.value();
-            } else {
-              out.error_code =
-                  kafka::code(start.error() == errc::not_found ? kafka::error::offset_out_of_range
-                                                               : kafka::error::kafka_storage_error);
-            }
-            return out;
-          },
-          [state, slot = &pr](partition_result out) {
-            *slot = std::move(out);
-            state->one_done();
-          });
+      g->on_partition(find_partition(*topics, t.name, p.partition_index), p.partition_index, pr,
+                      [offset = p.offset](partition& part, partition_result& out) {
+                        storage::log& log = part.log();
+                        auto start =
+                            log.delete_records(offset == -1 ? log.log_end_offset() : offset);
+                        if (start) {
+                          out.low_watermark = start.value();
+                        } else {
+                          out.error_code = kafka::code(start.error() == errc::not_found
+                                                           ? kafka::error::offset_out_of_range
+                                                           : kafka::error::kafka_storage_error);
+                        }
+                      });
     }
   }
-  state->one_done();
+  g->seal();
 }
 
 }  // namespace

@@ -6,27 +6,14 @@
 
 #include "kafka/delete_topics.h"
 
-#include <memory>
-
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/handler.h"
-#include "src/broker/partitions.h"
 
 namespace sluice::broker {
 namespace {
 
 using kafka::delete_topics_request;
 using kafka::delete_topics_response;
-
-struct delete_state {
-  explicit delete_state(responder<delete_topics_response> r) : reply(std::move(r)) {}
-  delete_topics_response resp;
-  size_t pending = 1;
-  responder<delete_topics_response> reply;
-  void one_done() {
-    if (--pending == 0) reply(std::move(resp));
-  }
-};
 
 void handle(request_context& ctx, delete_topics_request& req,
             responder<delete_topics_response> reply) {
@@ -40,15 +27,15 @@ void handle(request_context& ctx, delete_topics_request& req,
   }
   broker& b = ctx.owner;
   const unsigned home = ctx.conn.shard;
-  auto state = std::make_shared<delete_state>(std::move(reply));
+  auto g = fan_out<delete_topics_response>::start(b, home, std::move(reply));
   std::vector<wire::uuid> ids;
   for (const auto& r : refs) ids.push_back(r.id);
-  b.topics().remove(std::move(refs), [&b, home, state, ids = std::move(ids)](
+  b.topics().remove(std::move(refs), [&b, home, g, ids = std::move(ids)](
                                          std::vector<topic_outcome> outcomes) mutable {
-    b.post(home, [&b, home, state, ids = std::move(ids), outcomes = std::move(outcomes)] {
+    b.post(home, [&b, home, g, ids = std::move(ids), outcomes = std::move(outcomes)] {
       for (size_t i = 0; i < outcomes.size(); ++i) {
         const topic_outcome& o = outcomes[i];
-        auto& r = state->resp.responses.emplace_back();
+        auto& r = g->value.responses.emplace_back();
         r.topic_id = ids[i];
         if (o.topic) {
           r.name = o.topic->name;
@@ -65,15 +52,14 @@ void handle(request_context& ctx, delete_topics_request& req,
         }
         r.error_message = std::nullopt;
         for (int32_t p = 0; p < o.topic->partitions; ++p) {
-          ++state->pending;
           unsigned owner = owner_shard(o.topic->name, p, b.shard_count());
-          b.post(owner, [&b, owner, home, state, topic = o.topic, p] {
+          b.post(owner, [&b, owner, home, topic = o.topic, p, dropped = g->answer()] {
             b.partitions(owner).drop(*topic, p);
-            b.post(home, [state] { state->one_done(); });
+            b.post(home, dropped);
           });
         }
       }
-      state->one_done();
+      g->seal();
     });
   });
 }

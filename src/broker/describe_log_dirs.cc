@@ -10,9 +10,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/handler.h"
-#include "src/broker/partitions.h"
 
 namespace sluice::broker {
 namespace {
@@ -21,23 +20,12 @@ using kafka::describe_log_dirs_request;
 using kafka::describe_log_dirs_response;
 using dir_result = describe_log_dirs_response::describe_log_dirs_result;
 
-struct sizes_state {
-  explicit sizes_state(responder<describe_log_dirs_response> r) : reply(std::move(r)) {}
-  describe_log_dirs_response resp;
-  size_t pending = 1;
-  responder<describe_log_dirs_response> reply;
-  void one_done() {
-    if (--pending == 0) reply(std::move(resp));
-  }
-};
-
 void handle(request_context& ctx, describe_log_dirs_request& req,
             responder<describe_log_dirs_response> reply) {
   broker& b = ctx.owner;
-  const unsigned home = ctx.conn.shard;
   auto topics = b.topics().snapshot();
-  auto state = std::make_shared<sizes_state>(std::move(reply));
-  dir_result& dir = state->resp.results.emplace_back();
+  auto g = fan_out<describe_log_dirs_response>::start(b, ctx.conn.shard, std::move(reply));
+  dir_result& dir = g->value.results.emplace_back();
   std::error_code ec;
   auto abs = std::filesystem::absolute(b.cfg().data_dir, ec);
   dir.log_dir = ec ? b.cfg().data_dir : abs.lexically_normal().string();
@@ -73,23 +61,13 @@ void handle(request_context& ctx, describe_log_dirs_request& req,
     tr.name = topic->name;
     tr.partitions.resize(parts.size());
     for (size_t i = 0; i < parts.size(); ++i) {
-      auto* slot = &tr.partitions[i];
-      slot->partition_index = parts[i];
-      ++state->pending;
-      unsigned owner = owner_shard(topic->name, parts[i], b.shard_count());
-      b.post(owner, [&b, state, owner, home, topic, index = parts[i], slot] {
-        int64_t size = 0;
-        if (auto part = b.partitions(owner).get(topic, index)) {
-          size = static_cast<int64_t>(part.value()->log().size_bytes());
-        }
-        b.post(home, [state, slot, size] {
-          slot->partition_size = size;
-          state->one_done();
-        });
+      tr.partitions[i].partition_index = parts[i];
+      g->on_partition(topic, parts[i], tr.partitions[i], [](partition& part, auto& out) {
+        out.partition_size = static_cast<int64_t>(part.log().size_bytes());
       });
     }
   }
-  state->one_done();
+  g->seal();
 }
 
 }  // namespace

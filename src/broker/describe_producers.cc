@@ -6,11 +6,9 @@
 #include "kafka/describe_producers.h"
 
 #include <algorithm>
-#include <memory>
 
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/handler.h"
-#include "src/broker/partitions.h"
 
 namespace sluice::broker {
 namespace {
@@ -19,76 +17,39 @@ using kafka::describe_producers_request;
 using kafka::describe_producers_response;
 using partition_response = describe_producers_response::topic_response::partition_response;
 
-struct producers_state {
-  explicit producers_state(responder<describe_producers_response> r) : reply(std::move(r)) {}
-  describe_producers_response resp;
-  size_t pending = 1;
-  responder<describe_producers_response> reply;
-  void one_done() {
-    if (--pending == 0) reply(std::move(resp));
-  }
-};
-
-partition_response describe(const storage::producer_state& s, int32_t index) {
-  partition_response out;
-  out.partition_index = index;
+void describe(partition& p, partition_response& out) {
+  const storage::producer_state& s = p.producers;
   std::vector<int64_t> ids;
   for (const auto& [id, e] : s.producers()) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   for (int64_t id : ids) {
     const storage::producer_entry& e = *s.find(id);
-    auto& p = out.active_producers.emplace_back();
-    p.producer_id = id;
-    p.producer_epoch = e.epoch;
-    p.last_sequence = e.last_seq();
-    p.last_timestamp = e.batches.empty() ? -1 : e.batches.back().timestamp;
-    p.coordinator_epoch = e.coordinator_epoch;
-    p.current_txn_start_offset = e.txn_first_offset;
+    auto& a = out.active_producers.emplace_back();
+    a.producer_id = id;
+    a.producer_epoch = e.epoch;
+    a.last_sequence = e.last_seq();
+    a.last_timestamp = e.batches.empty() ? -1 : e.batches.back().timestamp;
+    a.coordinator_epoch = e.coordinator_epoch;
+    a.current_txn_start_offset = e.txn_first_offset;
   }
-  return out;
 }
 
 void handle(request_context& ctx, describe_producers_request& req,
             responder<describe_producers_response> reply) {
-  broker& b = ctx.owner;
-  auto state = std::make_shared<producers_state>(std::move(reply));
-  auto topics = b.topics().snapshot();
-  const unsigned home = ctx.conn.shard;
-  // Completions write into these slots by pointer: reserve so they never move.
-  state->resp.topics.reserve(req.topics.size());
+  auto g = fan_out<describe_producers_response>::start(ctx.owner, ctx.conn.shard, std::move(reply));
+  auto topics = ctx.owner.topics().snapshot();
+  g->value.topics.reserve(req.topics.size());
   for (const auto& t : req.topics) {
-    auto& tr = state->resp.topics.emplace_back();
+    auto& tr = g->value.topics.emplace_back();
     tr.name = t.name;
     tr.partitions.reserve(t.partition_indexes.size());
-    auto it = topics->find(t.name);
     for (int32_t index : t.partition_indexes) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = index;
-      if (it == topics->end() || index < 0 || index >= it->second->partitions) {
-        pr.error_code = kafka::code(kafka::error::unknown_topic_or_partition);
-        continue;
-      }
-      ++state->pending;
-      b.with_partition(
-          home, it->second, index,
-          [index](result<partition*> part) {
-            if (!part) {
-              partition_response out;
-              out.partition_index = index;
-              out.error_code = kafka::code(part.error() == errc::not_found
-                                               ? kafka::error::unknown_topic_or_partition
-                                               : kafka::error::kafka_storage_error);
-              return out;
-            }
-            return describe(part.value()->producers, index);
-          },
-          [state, slot = &pr](partition_response out) {
-            *slot = std::move(out);
-            state->one_done();
-          });
+      g->on_partition(find_partition(*topics, t.name, index), index, pr, &describe);
     }
   }
-  state->one_done();
+  g->seal();
 }
 
 }  // namespace

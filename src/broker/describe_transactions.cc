@@ -5,10 +5,9 @@
 
 #include "kafka/describe_transactions.h"
 
-#include <memory>
 #include <optional>
 
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/handler.h"
 
 namespace sluice::broker {
@@ -18,35 +17,25 @@ using kafka::describe_transactions_request;
 using kafka::describe_transactions_response;
 using found = std::optional<coordinator::transaction>;
 
-struct state {
-  describe_transactions_response resp;
-  size_t pending = 1;
-  responder<describe_transactions_response> reply;
-  void one_done() {
-    if (--pending == 0) reply(std::move(resp));
-  }
-};
-
 void handle(request_context& ctx, describe_transactions_request& req,
             responder<describe_transactions_response> reply) {
-  auto st = std::make_shared<state>(state{{}, 1, std::move(reply)});
-  st->resp.transaction_states.resize(req.transactional_ids.size());
+  auto g =
+      fan_out<describe_transactions_response>::start(ctx.owner, ctx.conn.shard, std::move(reply));
+  g->value.transaction_states.resize(req.transactional_ids.size());
   for (size_t i = 0; i < req.transactional_ids.size(); ++i) {
-    auto& out = st->resp.transaction_states[i];
+    auto& out = g->value.transaction_states[i];
     out.transactional_id = req.transactional_ids[i];
     if (!ctx.owner.has_txns()) {
       out.error_code = kafka::code(kafka::error::coordinator_not_available);
       continue;
     }
-    ++st->pending;
     ctx.owner.txns().call<found>(
         ctx.conn.shard, out.transactional_id,
         [id = out.transactional_id](coordinator::shard_txns& s, std::function<void(found)> done) {
           const coordinator::transaction* t = s.find(id);
           done(t == nullptr ? found() : found(*t));
         },
-        [st, i](found t) {
-          auto& out = st->resp.transaction_states[i];
+        g->answer([&out](auto&, found t) {
           if (!t) {
             out.error_code = kafka::code(kafka::error::transactional_id_not_found);
           } else {
@@ -62,10 +51,9 @@ void handle(request_context& ctx, describe_transactions_request& req,
               out.topics.back().partitions.push_back(p);
             }
           }
-          st->one_done();
-        });
+        }));
   }
-  st->one_done();
+  g->seal();
 }
 
 }  // namespace

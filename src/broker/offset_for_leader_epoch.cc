@@ -6,11 +6,8 @@
 
 #include "kafka/offset_for_leader_epoch.h"
 
-#include <memory>
-
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/handler.h"
-#include "src/broker/partitions.h"
 
 namespace sluice::broker {
 namespace {
@@ -20,61 +17,32 @@ using kafka::offset_for_leader_epoch_response;
 using epoch_end_offset =
     offset_for_leader_epoch_response::offset_for_leader_topic_result::epoch_end_offset;
 
-struct epoch_state {
-  explicit epoch_state(responder<offset_for_leader_epoch_response> r) : reply(std::move(r)) {}
-  offset_for_leader_epoch_response resp;
-  size_t pending = 1;
-  responder<offset_for_leader_epoch_response> reply;
-  void one_done() {
-    if (--pending == 0) reply(std::move(resp));
-  }
-};
-
 void handle(request_context& ctx, offset_for_leader_epoch_request& req,
             responder<offset_for_leader_epoch_response> reply) {
-  broker& b = ctx.owner;
-  const unsigned home = ctx.conn.shard;
-  auto topics = b.topics().snapshot();
-  auto state = std::make_shared<epoch_state>(std::move(reply));
-  state->resp.topics.reserve(req.topics.size());
+  auto g =
+      fan_out<offset_for_leader_epoch_response>::start(ctx.owner, ctx.conn.shard, std::move(reply));
+  auto topics = ctx.owner.topics().snapshot();
+  g->value.topics.reserve(req.topics.size());
   for (const auto& t : req.topics) {
-    auto& tr = state->resp.topics.emplace_back();
+    auto& tr = g->value.topics.emplace_back();
     tr.topic = t.topic;
     tr.partitions.reserve(t.partitions.size());
-    auto it = topics->find(t.topic);
     for (const auto& p : t.partitions) {
       epoch_end_offset& pr = tr.partitions.emplace_back();
       pr.partition = p.partition;
-      if (it == topics->end() || p.partition < 0 || p.partition >= it->second->partitions) {
-        pr.error_code = kafka::code(kafka::error::unknown_topic_or_partition);
-        continue;
-      }
-      if (p.current_leader_epoch > 0) {
+      auto topic = find_partition(*topics, t.topic, p.partition);
+      if (topic && p.current_leader_epoch > 0) {
         pr.error_code = kafka::code(kafka::error::unknown_leader_epoch);
         continue;
       }
-      if (p.leader_epoch < 0) continue;  // UNDEFINED_EPOCH / UNDEFINED_EPOCH_OFFSET
-      ++state->pending;
-      b.with_partition(
-          home, it->second, p.partition,
-          [index = p.partition](result<partition*> part) {
-            epoch_end_offset out;
-            out.partition = index;
-            if (!part) {
-              out.error_code = kafka::code(lookup_error(part.error()));
-            } else {
-              out.leader_epoch = 0;
-              out.end_offset = part.value()->log().log_end_offset();
-            }
-            return out;
-          },
-          [state, slot = &pr](epoch_end_offset out) {
-            *slot = std::move(out);
-            state->one_done();
-          });
+      if (topic && p.leader_epoch < 0) continue;  // UNDEFINED_EPOCH / UNDEFINED_EPOCH_OFFSET
+      g->on_partition(std::move(topic), p.partition, pr, [](partition& part, auto& out) {
+        out.leader_epoch = 0;
+        out.end_offset = part.log().log_end_offset();
+      });
     }
   }
-  state->one_done();
+  g->seal();
 }
 
 }  // namespace

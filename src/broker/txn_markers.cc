@@ -3,10 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <memory>
 
-#include "src/broker/broker.h"
-#include "src/broker/partitions.h"
+#include "src/broker/fan_out.h"
 #include "src/protocol/record_batch.h"
 
 namespace sluice::broker {
@@ -47,47 +45,22 @@ void write_marker(partition& p, const marker_spec& spec, std::function<void(kafk
   });
 }
 
-struct gather {
-  std::vector<kafka::error> errors;
-  size_t pending = 1;
-  std::function<void(std::vector<kafka::error>)> done;
-  void one_done() {
-    if (--pending == 0) done(std::move(errors));
-  }
-};
-
 }  // namespace
 
 void write_txn_markers(broker& b, unsigned home, const marker_spec& spec,
                        const std::vector<std::pair<std::string, int32_t>>& partitions,
                        std::function<void(std::vector<kafka::error>)> done) {
-  auto g = std::make_shared<gather>();
-  g->errors.assign(partitions.size(), kafka::error::none);
-  g->done = std::move(done);
+  auto g = fan_out<std::vector<kafka::error>>::start(b, home, std::move(done));
+  g->value.assign(partitions.size(), kafka::error::none);
   auto topics = b.topics().snapshot();
   for (size_t i = 0; i < partitions.size(); ++i) {
     const auto& [name, index] = partitions[i];
-    auto it = topics->find(name);
-    if (it == topics->end() || index < 0 || index >= it->second->partitions) {
-      g->errors[i] = kafka::error::unknown_topic_or_partition;
-      continue;
-    }
-    ++g->pending;
-    b.with_partition_async<kafka::error>(
-        home, it->second, index,
-        [spec](result<partition*> p, std::function<void(kafka::error)> finish) {
-          if (!p) {
-            return finish(p.error() == errc::not_found ? kafka::error::unknown_topic_or_partition
-                                                       : kafka::error::kafka_storage_error);
-          }
-          write_marker(*p.value(), spec, std::move(finish));
-        },
-        [g, i](kafka::error e) {
-          g->errors[i] = e;
-          g->one_done();
-        });
+    g->on_partition_async(find_partition(*topics, name, index), index, g->value[i],
+                          [spec](partition& p, std::function<void(kafka::error)> finish) {
+                            write_marker(p, spec, std::move(finish));
+                          });
   }
-  g->one_done();
+  g->seal();
 }
 
 }  // namespace sluice::broker

@@ -4,9 +4,7 @@
 
 #include "kafka/write_txn_markers.h"
 
-#include <memory>
-
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/handler.h"
 #include "src/broker/txn_markers.h"
 
@@ -16,24 +14,14 @@ namespace {
 using kafka::write_txn_markers_request;
 using kafka::write_txn_markers_response;
 
-struct markers_state {
-  explicit markers_state(responder<write_txn_markers_response> r) : reply(std::move(r)) {}
-  write_txn_markers_response resp;
-  size_t pending = 1;
-  responder<write_txn_markers_response> reply;
-  void one_done() {
-    if (--pending == 0) reply(std::move(resp));
-  }
-};
-
 void handle(request_context& ctx, write_txn_markers_request& req,
             responder<write_txn_markers_response> reply) {
-  auto state = std::make_shared<markers_state>(std::move(reply));
+  auto g = fan_out<write_txn_markers_response>::start(ctx.owner, ctx.conn.shard, std::move(reply));
   // Completions write into these slots by index: every slot exists before the first write.
-  state->resp.markers.resize(req.markers.size());
+  g->value.markers.resize(req.markers.size());
   for (size_t m = 0; m < req.markers.size(); ++m) {
     const auto& in = req.markers[m];
-    auto& mr = state->resp.markers[m];
+    auto& mr = g->value.markers[m];
     mr.producer_id = in.producer_id;
     std::vector<std::pair<std::string, int32_t>> parts;
     for (const auto& t : in.topics) {
@@ -44,19 +32,17 @@ void handle(request_context& ctx, write_txn_markers_request& req,
         parts.emplace_back(t.name, index);
       }
     }
-    ++state->pending;
     marker_spec spec{in.producer_id, in.producer_epoch, in.transaction_result,
                      in.coordinator_epoch};
     write_txn_markers(ctx.owner, ctx.conn.shard, spec, parts,
-                      [state, m](std::vector<kafka::error> errs) {
+                      g->answer([&mr](auto&, std::vector<kafka::error> errs) {
                         size_t i = 0;
-                        for (auto& tr : state->resp.markers[m].topics) {
+                        for (auto& tr : mr.topics) {
                           for (auto& pr : tr.partitions) pr.error_code = kafka::code(errs[i++]);
                         }
-                        state->one_done();
-                      });
+                      }));
   }
-  state->one_done();
+  g->seal();
 }
 
 }  // namespace
