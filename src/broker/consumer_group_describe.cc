@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/group_requests.h"
 #include "src/broker/handler.h"
 #include "src/broker/topic_view.h"
@@ -17,11 +17,6 @@ namespace {
 using kafka::consumer_group_describe_request;
 using kafka::consumer_group_describe_response;
 using described = consumer_group_describe_response::described_group;
-
-struct gather {
-  consumer_group_describe_response resp;
-  size_t pending = 0;
-};
 
 void fill_assignment(consumer_group_describe_response::assignment_data& out,
                      const coordinator::topic_assignment& a, const coordinator::topic_view& view) {
@@ -69,10 +64,9 @@ described describe(coordinator::shard_groups& sg, const std::string& id,
 
 void handle(request_context& ctx, consumer_group_describe_request& req,
             responder<consumer_group_describe_response> reply) {
-  auto state = std::make_shared<gather>();
-  state->resp.groups.resize(req.group_ids.size());
-  state->pending = req.group_ids.size();
-  if (req.group_ids.empty()) return reply(std::move(state->resp));
+  auto all =
+      fan_out<consumer_group_describe_response>::start(ctx.owner, ctx.conn.shard, std::move(reply));
+  all->value.groups.resize(req.group_ids.size());
   auto view = current_topic_view(ctx.owner.topics());
   const bool with_ops = req.include_authorized_operations;
   for (size_t i = 0; i < req.group_ids.size(); ++i) {
@@ -82,11 +76,9 @@ void handle(request_context& ctx, consumer_group_describe_request& req,
         [id, view, with_ops](coordinator::shard_groups& sg, std::function<void(described)> done) {
           done(describe(sg, id, *view, with_ops));
         },
-        [state, i, reply](described g) {
-          state->resp.groups[i] = std::move(g);
-          if (--state->pending == 0) reply(std::move(state->resp));
-        });
+        all->answer([&slot = all->value.groups[i]](auto&, described g) { slot = std::move(g); }));
   }
+  all->seal();
 }
 
 }  // namespace

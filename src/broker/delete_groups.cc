@@ -3,9 +3,7 @@
 
 #include "kafka/delete_groups.h"
 
-#include <memory>
-
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/handler.h"
 
 namespace sluice::broker {
@@ -14,30 +12,22 @@ namespace {
 using kafka::delete_groups_request;
 using kafka::delete_groups_response;
 
-struct delete_state {
-  delete_groups_response resp;
-  size_t pending = 0;
-};
-
 void handle(request_context& ctx, delete_groups_request& req,
             responder<delete_groups_response> reply) {
-  auto state = std::make_shared<delete_state>();
-  state->resp.results.resize(req.groups_names.size());
-  state->pending = req.groups_names.size();
-  if (req.groups_names.empty()) return reply(std::move(state->resp));
+  auto g = fan_out<delete_groups_response>::start(ctx.owner, ctx.conn.shard, std::move(reply));
+  g->value.results.resize(req.groups_names.size());
   for (size_t i = 0; i < req.groups_names.size(); ++i) {
-    state->resp.results[i].group_id = req.groups_names[i];
+    auto& out = g->value.results[i];
+    out.group_id = req.groups_names[i];
     ctx.owner.groups().call<kafka::error>(
         ctx.conn.shard, req.groups_names[i],
         [group = req.groups_names[i]](coordinator::shard_groups& sg,
                                       std::function<void(kafka::error)> done) {
           sg.delete_group(group, std::move(done));
         },
-        [state, i, reply](kafka::error e) {
-          state->resp.results[i].error_code = kafka::code(e);
-          if (--state->pending == 0) reply(std::move(state->resp));
-        });
+        g->answer([&out](auto&, kafka::error e) { out.error_code = kafka::code(e); }));
   }
+  g->seal();
 }
 
 }  // namespace

@@ -4,9 +4,7 @@
 
 #include "kafka/describe_groups.h"
 
-#include <memory>
-
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/group_requests.h"
 #include "src/broker/handler.h"
 
@@ -16,17 +14,10 @@ namespace {
 using kafka::describe_groups_request;
 using kafka::describe_groups_response;
 
-struct describe_state {
-  describe_groups_response resp;
-  size_t pending = 0;
-};
-
 void handle(request_context& ctx, describe_groups_request& req,
             responder<describe_groups_response> reply) {
-  auto state = std::make_shared<describe_state>();
-  state->resp.groups.resize(req.groups.size());
-  state->pending = req.groups.size();
-  if (req.groups.empty()) return reply(std::move(state->resp));
+  auto all = fan_out<describe_groups_response>::start(ctx.owner, ctx.conn.shard, std::move(reply));
+  all->value.groups.resize(req.groups.size());
   for (size_t i = 0; i < req.groups.size(); ++i) {
     ctx.owner.groups().call<coordinator::group_description>(
         ctx.conn.shard, req.groups[i],
@@ -34,9 +25,8 @@ void handle(request_context& ctx, describe_groups_request& req,
                                 std::function<void(coordinator::group_description)> done) {
           done(sg.describe(group));
         },
-        [state, i, reply,
-         with_ops = req.include_authorized_operations](coordinator::group_description d) {
-          auto& g = state->resp.groups[i];
+        all->answer([&g = all->value.groups[i], with_ops = req.include_authorized_operations](
+                        auto&, coordinator::group_description d) {
           g.error_code = kafka::code(d.error);
           if (with_ops && d.error == kafka::error::none) {
             g.authorized_operations = kAllGroupOperations;
@@ -54,9 +44,9 @@ void handle(request_context& ctx, describe_groups_request& req,
             o.member_metadata = std::move(m.metadata);
             o.member_assignment = std::move(m.assignment);
           }
-          if (--state->pending == 0) reply(std::move(state->resp));
-        });
+        }));
   }
+  all->seal();
 }
 
 }  // namespace
