@@ -23,11 +23,10 @@ void handle(request_context& ctx, elect_leaders_request& req,
   for (const auto& t : *req.topic_partitions) {
     auto& tr = resp.replica_election_results.emplace_back();
     tr.topic = t.topic;
-    auto it = topics->find(t.topic);
     for (int32_t p : t.partitions) {
       auto& pr = tr.partition_result.emplace_back();
       pr.partition_id = p;
-      if (it == topics->end() || p < 0 || p >= it->second->partitions) {
+      if (!find_partition(*topics, t.topic, p)) {
         pr.error_code = kafka::code(kafka::error::unknown_topic_or_partition);
         pr.error_message = "This server does not host this topic-partition.";
       } else {

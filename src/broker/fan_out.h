@@ -10,7 +10,7 @@
 // - answer(fn) counts one answer more and returns its callback: calling that (once, on `home`)
 //   runs fn(value, args...) and settles the answer.
 // - on_partition(topic, index, slot, work) answers one partition into `slot`, a part of `value`.
-//   A null `topic` (find_partition: unknown topic, index out of range) is
+//   A null `topic` (find_partition, topic_manager.h: unknown topic, index out of range) is
 //   UNKNOWN_TOPIC_OR_PARTITION at once. Otherwise work(partition&, Slot& out) runs on the owner
 //   shard on a copy of the slot, which comes back into it on `home`; a failed lookup there sets
 //   lookup_error() (partitions.h) instead. on_partition_async is the same for work that answers
@@ -26,7 +26,6 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -36,15 +35,6 @@
 #include "src/protocol/kafka_error.h"
 
 namespace sluice::broker {
-
-// The topic of a partition a request names; null when the topic is unknown or the index out of
-// range.
-inline std::shared_ptr<const topic_entry> find_partition(const topic_map& topics,
-                                                         std::string_view name, int32_t index) {
-  auto it = topics.find(name);
-  if (it == topics.end() || index < 0 || index >= it->second->partitions) return nullptr;
-  return it->second;
-}
 
 // Writes `e` where `slot` can carry an error.
 template <class Slot>

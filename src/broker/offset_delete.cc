@@ -27,12 +27,10 @@ void handle(request_context& ctx, offset_delete_request& req,
     auto& rt = resp->topics.emplace_back();
     rt.name = t.name;
     rt.partitions.reserve(t.partitions.size());
-    auto it = topics->find(t.name);
     for (const auto& p : t.partitions) {
       auto& rp = rt.partitions.emplace_back();
       rp.partition_index = p.partition_index;
-      if (it == topics->end() || p.partition_index < 0 ||
-          p.partition_index >= it->second->partitions) {
+      if (!find_partition(*topics, t.name, p.partition_index)) {
         rp.error_code = kafka::code(kafka::error::unknown_topic_or_partition);
         continue;
       }

@@ -3,9 +3,7 @@
 
 #include "kafka/offset_fetch.h"
 
-#include <memory>
-
-#include "src/broker/broker.h"
+#include "src/broker/fan_out.h"
 #include "src/broker/handler.h"
 
 namespace sluice::broker {
@@ -14,12 +12,6 @@ namespace {
 using kafka::offset_fetch_request;
 using kafka::offset_fetch_response;
 using topic_list = std::vector<std::pair<std::string, std::vector<int32_t>>>;
-
-struct fetch_state {
-  std::vector<std::string> groups;
-  std::vector<coordinator::offset_fetch_result> results;
-  size_t pending = 0;
-};
 
 // Groups the flat entries by topic, keeping their order.
 template <class Topic, class Fn>
@@ -42,7 +34,7 @@ void fill_partition(P& p, const coordinator::offset_fetch_result::entry& e) {
 void handle(request_context& ctx, offset_fetch_request& req,
             responder<offset_fetch_response> reply) {
   const int16_t version = ctx.version();
-  auto state = std::make_shared<fetch_state>();
+  std::vector<std::string> groups;
   std::vector<coordinator::offset_fetch_request> asks;
   auto convert = [](const auto& topics) {
     std::optional<topic_list> out;
@@ -53,46 +45,45 @@ void handle(request_context& ctx, offset_fetch_request& req,
     return out;
   };
   if (version < 8) {
-    state->groups.push_back(req.group_id);
+    groups.push_back(req.group_id);
     asks.push_back({convert(req.topics), req.require_stable, std::nullopt, -1});
   } else {
     for (const auto& g : req.groups) {
-      state->groups.push_back(g.group_id);
+      groups.push_back(g.group_id);
       asks.push_back({convert(g.topics), req.require_stable, g.member_id, g.member_epoch});
     }
   }
-  state->results.resize(asks.size());
-  state->pending = asks.size();
-  auto finish = [state, reply, version] {
+  auto finish = [groups, reply, version](std::vector<coordinator::offset_fetch_result> results) {
     offset_fetch_response resp;
     if (version < 8) {
-      const auto& r = state->results.front();
+      const auto& r = results.front();
       resp.error_code = kafka::code(r.error);
       by_topic(r, resp.topics, [](auto& p, const auto& e) { fill_partition(p, e); });
       return reply(std::move(resp));
     }
-    for (size_t i = 0; i < state->groups.size(); ++i) {
+    for (size_t i = 0; i < groups.size(); ++i) {
       auto& g = resp.groups.emplace_back();
-      g.group_id = state->groups[i];
-      g.error_code = kafka::code(state->results[i].error);
-      by_topic(state->results[i], g.topics, [](auto& p, const auto& e) { fill_partition(p, e); });
+      g.group_id = groups[i];
+      g.error_code = kafka::code(results[i].error);
+      by_topic(results[i], g.topics, [](auto& p, const auto& e) { fill_partition(p, e); });
     }
     reply(std::move(resp));
   };
-  if (asks.empty()) return finish();
+  auto all = fan_out<std::vector<coordinator::offset_fetch_result>>::start(
+      ctx.owner, ctx.conn.shard, std::move(finish));
+  all->value.resize(asks.size());
   for (size_t i = 0; i < asks.size(); ++i) {
     ctx.owner.groups().call<coordinator::offset_fetch_result>(
-        ctx.conn.shard, state->groups[i],
-        [group = state->groups[i], ask = std::move(asks[i])](
+        ctx.conn.shard, groups[i],
+        [group = groups[i], ask = std::move(asks[i])](
             coordinator::shard_groups& sg,
             std::function<void(coordinator::offset_fetch_result)> done) {
           done(sg.fetch(group, ask));
         },
-        [state, i, finish](coordinator::offset_fetch_result r) {
-          state->results[i] = std::move(r);
-          if (--state->pending == 0) finish();
-        });
+        all->answer(
+            [i](auto& results, coordinator::offset_fetch_result r) { results[i] = std::move(r); }));
   }
+  all->seal();
 }
 
 }  // namespace

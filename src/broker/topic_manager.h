@@ -57,6 +57,15 @@ struct topic_entry {
 
 using topic_map = std::map<std::string, std::shared_ptr<const topic_entry>, std::less<>>;
 
+// The topic of a partition a request names; null when the topic is unknown or the index out of
+// range.
+inline std::shared_ptr<const topic_entry> find_partition(const topic_map& topics,
+                                                         std::string_view name, int32_t index) {
+  auto it = topics.find(name);
+  if (it == topics.end() || index < 0 || index >= it->second->partitions) return nullptr;
+  return it->second;
+}
+
 struct topic_spec {
   std::string name;
   int32_t partitions = -1;          // -1: num.partitions

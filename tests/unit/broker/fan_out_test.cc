@@ -30,8 +30,7 @@ class FanOut : public ::testing::Test {
     spec.name = "t";
     spec.partitions = 3;
     std::promise<std::vector<topic_outcome>> created;
-    _topics->create({spec},
-                    [&](std::vector<topic_outcome> o) { created.set_value(std::move(o)); });
+    _topics->create({spec}, [&](std::vector<topic_outcome> o) { created.set_value(std::move(o)); });
     auto outcomes = created.get_future().get();
     ASSERT_EQ(outcomes.size(), 1u);
     ASSERT_EQ(outcomes[0].error, kafka::error::none);
