@@ -7,6 +7,7 @@
 // Thread safety: pure functions.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,19 @@ auto gather_offsets(const topic_map& topics, const ReqTopics& req_topics, RespTo
     }
   }
   return slots;
+}
+
+// The completion of a commit gathered with gather_offsets: the coordinator's error for each
+// entry into its response partition, then the reply.
+template <class Resp, class Slot>
+auto answer_offsets(responder<Resp> reply, std::shared_ptr<Resp> resp, std::vector<Slot*> slots) {
+  return [reply = std::move(reply), resp = std::move(resp),
+          slots = std::move(slots)](std::vector<kafka::error> errs) {
+    for (size_t i = 0; i < slots.size() && i < errs.size(); ++i) {
+      slots[i]->error_code = kafka::code(errs[i]);
+    }
+    reply(std::move(*resp));
+  };
 }
 
 }  // namespace sluice::broker

@@ -37,12 +37,7 @@ void handle(request_context& ctx, offset_commit_request& req,
           std::function<void(std::vector<kafka::error>)> done) mutable {
         sg.commit(group, std::move(c), std::move(done));
       },
-      [reply, resp, slots = std::move(slots)](std::vector<kafka::error> errs) {
-        for (size_t i = 0; i < slots.size() && i < errs.size(); ++i) {
-          slots[i]->error_code = kafka::code(errs[i]);
-        }
-        reply(std::move(*resp));
-      });
+      answer_offsets(std::move(reply), std::move(resp), std::move(slots)));
 }
 
 }  // namespace

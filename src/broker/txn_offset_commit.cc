@@ -60,12 +60,7 @@ void handle(request_context& ctx, txn_offset_commit_request& req,
                 std::function<void(std::vector<kafka::error>)> done) mutable {
               sg.txn_commit(group, pid, std::move(c), std::move(done));
             },
-            [reply, resp, slots](std::vector<kafka::error> errs) {
-              for (size_t i = 0; i < slots.size() && i < errs.size(); ++i) {
-                slots[i]->error_code = kafka::code(errs[i]);
-              }
-              reply(std::move(*resp));
-            });
+            answer_offsets(reply, resp, slots));
       });
 }
 
