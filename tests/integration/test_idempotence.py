@@ -12,6 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from kafka_wire import uvarint  # noqa: E402
 from sluiced_process import Sluiced, recv_frame, send_frame  # noqa: E402
 
 from confluent_kafka import Producer  # noqa: E402
@@ -35,15 +36,7 @@ def crc32c(data):
 
 
 def varint(v):
-    v = (v << 1) ^ (v >> 63)  # zigzag
-    out = b""
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
+    return uvarint((v << 1) ^ (v >> 63))  # zigzag
 
 
 def batch(pid, epoch, seq, values, ts=1700000000000):

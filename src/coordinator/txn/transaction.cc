@@ -72,12 +72,7 @@ transaction::init_outcome transaction::init_producer(int64_t expected_pid, int16
   last_epoch = epoch;
   epoch = static_cast<int16_t>(epoch + 1);
   timeout_ms = timeout;
-  state = txn_state::empty;
-  partitions.clear();
-  groups.clear();
-  start_ms = -1;
-  update_ms = now_ms;
-  pending = true;
+  finish_in(txn_state::empty, now_ms);
   return {init_action::write, error::none};
 }
 
@@ -86,12 +81,7 @@ void transaction::assign_new_producer(int64_t pid, int64_t now_ms) {
   last_epoch = epoch;
   producer_id = pid;
   epoch = 0;
-  state = txn_state::empty;
-  partitions.clear();
-  groups.clear();
-  start_ms = -1;
-  update_ms = now_ms;
-  pending = true;
+  finish_in(txn_state::empty, now_ms);
 }
 
 transaction::add_outcome transaction::add(int64_t pid, int16_t e,
@@ -171,8 +161,13 @@ transaction::end_outcome transaction::end(int64_t pid, int16_t e, bool commit, i
 }
 
 void transaction::complete(int64_t now_ms) {
-  state =
-      state == txn_state::prepare_commit ? txn_state::complete_commit : txn_state::complete_abort;
+  finish_in(
+      state == txn_state::prepare_commit ? txn_state::complete_commit : txn_state::complete_abort,
+      now_ms);
+}
+
+void transaction::finish_in(txn_state s, int64_t now_ms) {
+  state = s;
   partitions.clear();
   groups.clear();
   start_ms = -1;

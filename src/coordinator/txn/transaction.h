@@ -118,6 +118,8 @@ struct transaction {
   void settle() { pending = false; }
 
  private:
+  // Leaves no transaction open: state `s`, no partitions or groups, pending (write it).
+  void finish_in(txn_state s, int64_t now_ms);
   kafka::error check_producer(int64_t pid, int16_t epoch) const;
   add_outcome add(int64_t pid, int16_t epoch, const std::vector<topic_partition>& tps,
                   const std::string* group, int64_t now_ms);
