@@ -51,6 +51,7 @@ struct config {
   std::string log_message_timestamp_type = "CreateTime";  // log.message.timestamp.type
   int64_t log_message_timestamp_difference_max_ms = INT64_MAX;
   int32_t message_max_bytes = 1048588;  // message.max.bytes
+  int64_t fsync_min_interval_us = 0;    // sluice.fsync.min.interval.us (0 = back to back)
 
   // Groups and offsets.
   int32_t group_min_session_timeout_ms = 6000;          // group.min.session.timeout.ms

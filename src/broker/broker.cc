@@ -17,7 +17,11 @@ namespace sluice::broker {
 
 broker::broker(const config& cfg, net::shard_pool& shards, topic_manager& topics,
                std::string cluster_id)
-    : _cfg(cfg), _shards(shards), _topics(topics), _cluster_id(std::move(cluster_id)) {
+    : _cfg(cfg),
+      _shards(shards),
+      _topics(topics),
+      _cluster_id(std::move(cluster_id)),
+      _sync(kSyncThreads, std::chrono::microseconds(cfg.fsync_min_interval_us)) {
   for (unsigned i = 0; i < shards.size(); ++i) {
     shard_executors exec{
         _sync.as_executor(),

@@ -160,7 +160,8 @@ class broker final : public net::dispatcher {
   // partitions' syncs proceed in parallel (ext4 batches concurrent ones into one journal
   // commit). With one thread, 8 partitions at acks=all queued behind each other: the sync rate
   // capped at one disk round trip at a time (docs/performance.md).
-  storage::sync_worker _sync{kSyncThreads};
+  // Paced by sluice.fsync.min.interval.us (storage/group_commit.h).
+  storage::sync_worker _sync;
   std::vector<std::unique_ptr<shard_partitions>> _partitions;         // one per shard
   std::vector<std::unique_ptr<fetch_session_cache>> _fetch_sessions;  // one per shard
   std::vector<std::unique_ptr<boost::asio::steady_timer>> _housekeeping;

@@ -1,5 +1,6 @@
 #include "src/storage/group_commit.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "src/base/errc.h"
@@ -7,7 +8,12 @@
 
 namespace sluice::storage {
 
-sync_worker::sync_worker(size_t threads) {
+sync_worker::sync_worker(size_t threads, std::chrono::nanoseconds min_interval, pacing_clock clk)
+    : _min_interval(min_interval), _clock(std::move(clk)) {
+  if (!_clock.now) _clock.now = [] { return clock::now(); };
+  if (!_clock.sleep_until) {
+    _clock.sleep_until = [](clock::time_point t) { std::this_thread::sleep_until(t); };
+  }
   if (threads == 0) threads = 1;
   for (size_t i = 0; i < threads; ++i) _threads.emplace_back([this] { run(); });
 }
@@ -39,8 +45,19 @@ void sync_worker::run() {
       t = std::move(_queue.front());
       _queue.pop_front();
     }
+    if (_min_interval.count() > 0) pace();
     t();
   }
+}
+
+void sync_worker::pace() {
+  clock::time_point start;
+  {
+    std::lock_guard lock(_pace_mu);
+    start = std::max(_clock.now(), _next_start);
+    _next_start = start + _min_interval;  // reserve the slot, so threads take turns in order
+  }
+  if (start > _clock.now()) _clock.sleep_until(start);
 }
 
 void group_commit::wait(int64_t offset, completion done) {
@@ -87,11 +104,14 @@ void group_commit::start_sync() {
   ++_fsyncs;
   auto self = shared_from_this();
   auto sync = [self, t = std::move(t)]() mutable {
+    // Everything written to the file before fdatasync is called is covered by it.
+    int64_t end = t.end_offset;
+    if (t.written_end) end = std::max(end, t.written_end->load(std::memory_order_acquire));
     const auto started = std::chrono::steady_clock::now();
     std::error_code ec = t.f->fdatasync();
     fsync_seconds().observe(std::chrono::steady_clock::now() - started);
     t.f.reset();  // the descriptor may close here, off the owner thread; it is ours alone now
-    auto deliver = [self, end = t.end_offset, ec] { self->on_synced(end, ec); };
+    auto deliver = [self, end, ec] { self->on_synced(end, ec); };
     if (self->_post_back) {
       self->_post_back(std::move(deliver));
     } else {

@@ -128,7 +128,8 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
         // Any sync resets the flush policy's counters.
         p->_unsynced_records = 0;
         p->_last_sync_ms = p->_now_ms;
-        return group_commit::target{p->_segments.back()->shared_log_file(), p->log_end_offset()};
+        return group_commit::target{p->_segments.back()->shared_log_file(), p->log_end_offset(),
+                                    p->_written_end};
       });
   if (auto ec = fs.mkdir(l->_dir)) return ec;
   if (auto ec = compaction::recover(fs, l->_dir)) return ec;
@@ -144,6 +145,7 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
   if (bases.empty()) {
     SLUICE_TRY(s, segment::create(fs, l->_dir, 0, l->seg_opts()));
     l->_segments.push_back(std::move(s));
+    l->reset_written_end();
     if (auto ec = fs.sync_dir(l->_dir)) return ec;
     if (auto ec = l->load_start_offset()) return ec;
     return l;
@@ -170,6 +172,7 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
     }
     l->_segments.push_back(std::move(s).value());
   }
+  l->reset_written_end();
   l->_active_since_ms = l->_segments.back()->first_batch_timestamp();
   if (auto ec = l->load_start_offset()) return ec;
   // After a clean shutdown everything was synced; otherwise the recovered tail may sit only in
@@ -240,6 +243,7 @@ result<log::append_result> log::append(const records::checked_batch& checked, in
     active = _segments.back().get();
   }
   SLUICE_TRY(a, active->append(batch));
+  _written_end->store(a.last_offset + 1, std::memory_order_release);
   _unsynced_records += a.last_offset - a.base_offset + 1;
   if (_unsynced_records >= _opts.flush_messages) request_sync();
   if (_active_since_ms < 0) _active_since_ms = now_ms;
@@ -306,6 +310,7 @@ std::error_code log::roll() {
   auto s = segment::create(*_fs, _dir, active->next_offset(), seg_opts());
   if (!s) return s.error();
   _segments.push_back(std::move(s).value());
+  reset_written_end();  // after the push: a snapshot in between pairs the old end with the new file
   _active_since_ms = -1;
   return _fs->sync_dir(_dir);
 }

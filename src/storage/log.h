@@ -56,6 +56,7 @@
 // (docs/architecture.md); flush() and close() block, group commit does not. Completions run on
 // the owner thread (through post_back), possibly inline when the answer is already known.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -233,6 +234,12 @@ class log {
   recovery_result _recovery;
   bool _opened_clean = false;
   std::shared_ptr<group_commit> _gc;
+  // The active segment's written end offset for syncs in flight (group_commit::target); a new
+  // one for each active segment, so a sync of an older file never credits a newer one's data.
+  std::shared_ptr<std::atomic<int64_t>> _written_end;
+  void reset_written_end() {
+    _written_end = std::make_shared<std::atomic<int64_t>>(log_end_offset());
+  }
   int64_t _unsynced_records = 0;
   int64_t _now_ms = -1;        // last tick(); -1 before the first
   int64_t _last_sync_ms = -1;  // tick time of the last sync start; -1 unknown

@@ -1,6 +1,6 @@
 """Log policies in a running broker, driven by real clients: retention by time and size removes
 old segments, compaction keeps the latest value per key, DeleteRecords moves the start offset,
-and everything acknowledged with acks=all survives kill -9."""
+and everything acknowledged with acks=all survives kill -9 (also with paced syncs)."""
 
 import os
 import signal
@@ -149,9 +149,17 @@ def send_delete_records(port, topic, partition, offset):
 class KillNine(unittest.TestCase):
     def test_acknowledged_records_survive_kill_9(self):
         """acks=all: every record the client saw acknowledged is there after SIGKILL."""
+        self.kill_9_after_acks()
+
+    def test_acknowledged_records_survive_kill_9_with_paced_syncs(self):
+        """The same with group-commit syncs spaced 2 ms apart (sluice.fsync.min.interval.us):
+        pacing delays acknowledgements, never gives one before its fdatasync."""
+        self.kill_9_after_acks("--set", "sluice.fsync.min.interval.us=2000")
+
+    def kill_9_after_acks(self, *extra):
         with tempfile.TemporaryDirectory() as data:
             acked = []
-            with Sluiced(data_dir=data) as b:
+            with Sluiced(*extra, data_dir=data) as b:
                 p = Producer({"bootstrap.servers": f"127.0.0.1:{b.port}", "acks": "all",
                               "linger.ms": 2, "message.timeout.ms": 5000})
 

@@ -68,12 +68,15 @@ TEST(GroupCommit, ManyWaitersShareOneSync) {
   auto l = f.open();
   acks a;
   constexpr int kWaiters = 200;
-  for (int i = 0; i < kWaiters; ++i) append_acked(*l, a);
-  // The first waiter started a sync; the other 199 arrived while it was in flight.
+  const int64_t first = append_acked(*l, a);
+  f.loop.run_syncs();  // the first waiter's sync ran; its completion is not back yet
+  for (int i = 1; i < kWaiters; ++i) append_acked(*l, a);
+  // The other 199 arrived while it was in flight (written after its fdatasync).
   EXPECT_EQ(l->fsync_count(), 1u);
-  EXPECT_EQ(f.loop.pending_syncs(), 1u);
+  EXPECT_EQ(f.loop.pending_syncs(), 0u);
   f.loop.run_all();
   EXPECT_EQ(a.ok.size(), size_t{kWaiters});
+  EXPECT_EQ(a.ok.front(), first);
   EXPECT_TRUE(a.failed.empty());
   EXPECT_TRUE(std::is_sorted(a.ok.begin(), a.ok.end()));
   // One for the first waiter, exactly one more for everyone who came during it.
@@ -81,14 +84,46 @@ TEST(GroupCommit, ManyWaitersShareOneSync) {
   EXPECT_EQ(l->durable_end_offset(), l->log_end_offset());
 }
 
+// A sync covers what was written before its fdatasync ran, not only what was there when it was
+// queued: batches appended while it waited for a sync thread (or its pacing slot) need no sync
+// of their own, and they survive a power cut right after it.
+TEST(GroupCommit, BatchesWrittenBeforeTheSyncRunsAreCoveredByIt) {
+  fixture f;
+  fault_injection_file_system faulty(f.fs);
+  acks a;
+  int64_t last = -1;
+  {
+    auto l = f.open(faulty);
+    const int64_t first = append_acked(*l, a);  // queues sync 1 (snapshot: [0, first])
+    const int64_t second = append_acked(*l, a);
+    last = append_acked(*l, a);
+    EXPECT_EQ(f.loop.pending_syncs(), 1u);
+    f.loop.run_syncs();
+    f.loop.run_posted();
+    EXPECT_EQ(a.ok, (std::vector<int64_t>{first, second, last}));
+    EXPECT_EQ(l->fsync_count(), 1u);
+    EXPECT_EQ(f.loop.pending_syncs(), 0u);
+    EXPECT_EQ(l->durable_end_offset(), last + 1);
+    // Written after the sync ran: not covered by it, so it waits for a sync of its own.
+    const int64_t fourth = append_acked(*l, a);
+    EXPECT_EQ(a.ok.size(), 3u);
+    EXPECT_EQ(f.loop.pending_syncs(), 1u);
+    ASSERT_FALSE(faulty.power_cut());  // before sync 2: the fourth batch is lost
+    f.loop.drop();
+    EXPECT_GT(fourth, last);
+  }
+  auto reopened = f.open(faulty);
+  EXPECT_EQ(reopened->log_end_offset(), last + 1);
+}
+
 TEST(GroupCommit, WaitersCompleteOnlyWhenCoveredAndInOrder) {
   fixture f;
   auto l = f.open();
   acks a;
-  const int64_t first = append_acked(*l, a);  // sync 1 covers [0, first]
+  const int64_t first = append_acked(*l, a);
+  f.loop.run_syncs();  // sync 1 covers [0, first]
   const int64_t second = append_acked(*l, a);
   const int64_t third = append_acked(*l, a);
-  f.loop.run_syncs();
   EXPECT_TRUE(a.ok.empty());  // completions are posted back, not run on the worker
   f.loop.run_posted();
   EXPECT_EQ(a.ok, std::vector<int64_t>{first});
@@ -182,6 +217,7 @@ TEST(GroupCommit, DroppedLogFailsUncoveredWaiters) {
   auto l = f.open();
   acks a;
   append_acked(*l, a);
+  f.loop.run_syncs();   // the sync ran; its completion is still to come
   append_acked(*l, a);  // not covered by the in-flight sync
   l.reset();
   f.loop.run_all();
