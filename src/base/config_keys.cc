@@ -144,8 +144,8 @@ const std::vector<key_def>& table() {
         "fdatasync at least this often.");
     i64("sluice.fsync.min.interval.us", &config::fsync_min_interval_us, 0, 1000000,
         "Least time between the starts of two group-commit fdatasyncs (any partitions); 0 starts "
-        "each as soon as a sync thread is free. On a disk whose request rate is capped, spacing "
-        "the syncs avoids its stalls (docs/performance.md, change 9).");
+        "each as soon as a sync thread is free. Some disks stall less with spaced syncs "
+        "(docs/performance.md, change 9).");
     str("log.cleanup.policy", &config::log_cleanup_policy, {"delete", "compact", "compact,delete"},
         "Default cleanup.policy of topics.");
     i64("log.cleaner.delete.retention.ms", &config::log_cleaner_delete_retention_ms, 0, kI64,

@@ -24,10 +24,10 @@
 // - A completion may run inside wait() when the answer is already known (durable or failed).
 //
 // sync_worker pacing (min_interval > 0): the worker starts its tasks (one fdatasync each) at least
-// min_interval apart, across all its threads and logs. A disk whose request rate is capped (this
-// project's benchmark VM stalls every request for up to ~20 ms once its budget for a 100 ms
-// window is spent, docs/performance.md change 9) does better with fewer, larger syncs than with
-// back-to-back ones; 0 (the default) starts each as soon as a thread is free.
+// min_interval apart, across all its threads and logs. Some disks do better with fewer, spaced
+// syncs than with back-to-back ones (this project's benchmark VM holds some writes for 5-20 ms
+// and releases them on a 100 ms clock when syncs come back to back: docs/performance.md,
+// change 9); 0 (the default) starts each as soon as a thread is free.
 //
 // Thread safety: everything but the blocking task runs on the owner's thread (the log's shard);
 // post_back must deliver there. sync_worker is thread-safe.
