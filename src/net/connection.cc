@@ -49,8 +49,10 @@ connection::connection(asio::ip::tcp::socket socket, unsigned shard, dispatcher&
 connection::~connection() { conn_metrics().active.sub(); }
 
 void connection::start() {
+  _rbuf = std::make_unique_for_overwrite<uint8_t[]>(kReadBuffer);
+  _last_request = std::chrono::steady_clock::now();
   arm_idle_timer();
-  read_size();
+  read_more();
 }
 
 void connection::close() {
@@ -62,51 +64,99 @@ void connection::close() {
   _socket.close(ec);
 }
 
+// One timer per connection that re-arms itself from the time of the last request, instead of a
+// cancel and re-arm (a posted handler and often a timerfd update) on every request.
 void connection::arm_idle_timer() {
   if (_opts.max_idle_ms <= 0) return;
-  _idle.expires_after(std::chrono::milliseconds(_opts.max_idle_ms));
+  _idle.expires_at(_last_request + std::chrono::milliseconds(_opts.max_idle_ms));
   _idle.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->_closed) return;
+    if (std::chrono::steady_clock::now() <
+        self->_last_request + std::chrono::milliseconds(self->_opts.max_idle_ms)) {
+      return self->arm_idle_timer();
+    }
     spdlog::debug("closing idle connection from {}", self->_info.peer);
     self->close();
   });
 }
 
-void connection::read_size() {
-  if (_closed || _close_after_write) return;
-  if (_next_seq - _next_write >= kMaxInFlight) {
-    _reading_paused = true;  // resumed by write_ready once replies drain
-    return;
+// Takes every whole request out of the buffer. A body that does not fit the buffer gets its own
+// frame: the buffered part is copied in and the rest is read straight into it.
+bool connection::take_buffered() {
+  while (!_closed && !_close_after_write) {
+    if (_next_seq - _next_write >= kMaxInFlight) {
+      _reading_paused = true;  // resumed by write_ready once replies drain
+      return false;
+    }
+    const size_t have = _rend - _rbegin;
+    if (have < 4) return true;
+    const int32_t size = be::load_i32(_rbuf.get() + _rbegin);
+    if (size < 0 || size > _opts.max_request_bytes) {
+      spdlog::warn("closing connection from {}: request size {} outside [0, {}]", _info.peer, size,
+                   _opts.max_request_bytes);
+      close();
+      return false;
+    }
+    const auto need = static_cast<size_t>(size);
+    if (have - 4 >= need) {
+      frame f = frame::allocate(need);
+      if (need > 0) std::memcpy(f.data.get(), _rbuf.get() + _rbegin + 4, need);
+      _rbegin += 4 + need;
+      deliver(std::move(f));
+      continue;
+    }
+    if (4 + need <= kReadBuffer) return true;  // a small request, not all here yet
+    const size_t part = have - 4;
+    _body = frame::allocate(need);
+    std::memcpy(_body.data.get(), _rbuf.get() + _rbegin + 4, part);
+    _rbegin = _rend = 0;
+    asio::async_read(_socket, asio::buffer(_body.data.get() + part, need - part),
+                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                       if (ec) return self->close();
+                       self->deliver(std::move(self->_body));
+                       self->_body = {};
+                       self->read_more();
+                     });
+    return false;
   }
-  asio::async_read(_socket, asio::buffer(_size_buf),
-                   [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                     if (ec) return self->close();
-                     int32_t size = be::load_i32(self->_size_buf);
-                     if (size < 0 || size > self->_opts.max_request_bytes) {
-                       spdlog::warn("closing connection from {}: request size {} outside [0, {}]",
-                                    self->_info.peer, size, self->_opts.max_request_bytes);
-                       return self->close();
-                     }
-                     self->read_body(static_cast<uint32_t>(size));
-                   });
+  return false;
 }
 
-void connection::read_body(uint32_t size) {
-  _body = frame::allocate(size);
-  asio::async_read(_socket, asio::buffer(_body.data.get(), _body.size),
-                   [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                     if (ec) return self->close();
-                     self->arm_idle_timer();
-                     uint64_t seq = self->_next_seq++;
-                     std::weak_ptr<connection> weak = self;
-                     self->_dispatcher.dispatch(self->_info, std::move(self->_body),
-                                                [weak, seq](reply r) {
-                                                  if (auto c = weak.lock())
-                                                    c->on_reply(seq, std::move(r));
-                                                });
-                     self->_body = {};
-                     self->read_size();
-                   });
+void connection::deliver(frame f) {
+  _last_request = std::chrono::steady_clock::now();
+  const uint64_t seq = _next_seq++;
+  std::weak_ptr<connection> weak = shared_from_this();
+  _dispatcher.dispatch(_info, std::move(f), [weak, seq](reply r) {
+    if (auto c = weak.lock()) c->on_reply(seq, std::move(r));
+  });
+}
+
+// Reads what the socket has (without waiting) and takes the whole requests out; waits for
+// readability only when a read finds nothing.
+void connection::read_more() {
+  while (take_buffered()) {
+    if (_rbegin > 0) {
+      std::memmove(_rbuf.get(), _rbuf.get() + _rbegin, _rend - _rbegin);
+      _rend -= _rbegin;
+      _rbegin = 0;
+    }
+    const ssize_t n =
+        ::recv(_socket.native_handle(), _rbuf.get() + _rend, kReadBuffer - _rend, MSG_DONTWAIT);
+    if (n > 0) {
+      _rend += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      _socket.async_wait(asio::ip::tcp::socket::wait_read,
+                         [self = shared_from_this()](const boost::system::error_code& ec) {
+                           if (ec) return self->close();
+                           self->read_more();
+                         });
+      return;
+    }
+    return close();  // the peer closed (n == 0) or the socket failed
+  }
 }
 
 void connection::on_reply(uint64_t seq, reply r) {
@@ -144,7 +194,7 @@ void connection::write_ready() {
   }
   if (_reading_paused && !_close_after_write && _next_seq - _next_write < kMaxInFlight) {
     _reading_paused = false;
-    read_size();
+    read_more();
   }
   if (!_write_in_progress) write_ops();
 }

@@ -6,6 +6,9 @@
 //   socket.request.max.bytes (or negative) closes the connection before anything is allocated.
 // - Requests are read ahead (pipelining, up to kMaxInFlight) and handed to the dispatcher in
 //   arrival order; replies may complete in any order but are written strictly in request order.
+// - Reads go through a small buffer (kReadBuffer): a request that fits arrives with one recv,
+//   size and body together, and several pipelined small requests share one. A larger body gets
+//   its own frame, filled with what the buffer holds and then read straight into it.
 // - Replies may splice file ranges into their bytes; those go out with sendfile(2).
 // - A dispatcher that reports a malformed request gets the connection closed; the process and
 //   the other connections carry on.
@@ -15,6 +18,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -87,6 +91,7 @@ class connection : public std::enable_shared_from_this<connection> {
  public:
   static constexpr size_t kMaxInFlight = 64;
   static constexpr size_t kMaxIov = 64;  // byte slices per sendmsg
+  static constexpr size_t kReadBuffer = 16384;
 
   connection(boost::asio::ip::tcp::socket socket, unsigned shard, dispatcher& d,
              const connection_options& opts);
@@ -95,8 +100,9 @@ class connection : public std::enable_shared_from_this<connection> {
   void close();
 
  private:
-  void read_size();
-  void read_body(uint32_t size);
+  void read_more();
+  bool take_buffered();  // false: stop reading (closed, paused, or a body read is pending)
+  void deliver(frame f);
   void on_reply(uint64_t seq, reply r);
   void write_ready();
   void write_ops();
@@ -116,9 +122,12 @@ class connection : public std::enable_shared_from_this<connection> {
   dispatcher& _dispatcher;
   connection_options _opts;
   connection_info _info;
-  uint8_t _size_buf[4] = {};
-  frame _body;
-  uint64_t _next_seq = 0;    // sequence number of the next request read
+  std::unique_ptr<uint8_t[]> _rbuf;  // kReadBuffer bytes; [_rbegin, _rend) not yet taken
+  size_t _rbegin = 0;
+  size_t _rend = 0;
+  frame _body;                                          // a body larger than the buffer, being read
+  std::chrono::steady_clock::time_point _last_request;  // the idle timer checks it
+  uint64_t _next_seq = 0;                               // sequence number of the next request read
   uint64_t _next_write = 0;  // sequence number of the next reply to write
   std::map<uint64_t, reply> _ready;
   std::deque<out_op> _ops;          // output in order; the front is being written

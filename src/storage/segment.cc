@@ -328,6 +328,17 @@ result<segment::appended> segment::append(std::span<uint8_t> batch) {
   return a;
 }
 
+result<records::batch_header> segment::header_at(uint64_t position) {
+  if (position == _header_position) return _header;
+  std::array<uint8_t, records::kHeaderSize> head;
+  SLUICE_TRY(n, _log->pread(position, head));
+  if (n != head.size()) return errc::truncated;
+  SLUICE_TRY(h, records::parse_batch_header(head));
+  _header_position = position;
+  _header = h;
+  return h;
+}
+
 result<uint64_t> segment::lookup(int64_t offset) {
   if (offset < _base_offset || offset >= _next_offset) return errc::not_found;
   const auto rel = static_cast<uint32_t>(offset - _base_offset);
@@ -335,11 +346,8 @@ result<uint64_t> segment::lookup(int64_t offset) {
       std::upper_bound(_index.begin(), _index.end(), rel,
                        [](uint32_t r, const index_entry& e) { return r < e.relative_offset; });
   uint64_t pos = it == _index.begin() ? 0 : std::prev(it)->position;
-  std::array<uint8_t, records::kHeaderSize> head;
   while (pos < _size) {
-    SLUICE_TRY(n, _log->pread(pos, head));
-    if (n != head.size()) return errc::truncated;
-    SLUICE_TRY(h, records::parse_batch_header(head));
+    SLUICE_TRY(h, header_at(pos));
     if (h.last_offset() >= offset) return pos;
     pos += h.size_bytes();
   }
@@ -357,11 +365,8 @@ result<byte_range> segment::read(int64_t offset, size_t max_bytes) {
                                [](uint64_t p, const index_entry& e) { return p < e.position; });
   uint64_t pos =
       past == _index.begin() ? start : std::max<uint64_t>(start, std::prev(past)->position);
-  std::array<uint8_t, records::kHeaderSize> head;
   while (pos < _size) {
-    SLUICE_TRY(n, _log->pread(pos, head));
-    if (n != head.size()) return errc::truncated;
-    SLUICE_TRY(h, records::parse_batch_header(head));
+    SLUICE_TRY(h, header_at(pos));
     // KIP-74: the first batch goes out whole even when it alone exceeds max_bytes.
     if (pos > start && pos - start + h.size_bytes() > max_bytes) break;
     pos += h.size_bytes();
@@ -371,10 +376,7 @@ result<byte_range> segment::read(int64_t offset, size_t max_bytes) {
 
 result<int64_t> segment::offset_at(uint64_t position) {
   if (position >= _size) return _next_offset;
-  std::array<uint8_t, records::kHeaderSize> head;
-  SLUICE_TRY(n, _log->pread(position, head));
-  if (n != head.size()) return errc::truncated;
-  SLUICE_TRY(h, records::parse_batch_header(head));
+  SLUICE_TRY(h, header_at(position));
   return h.base_offset;
 }
 

@@ -161,6 +161,11 @@ class segment {
         _next_offset(base_offset) {}
 
   std::error_code open_files(bool truncate);
+  // The header of the batch at `position` (< size_bytes(), a batch boundary). The last one read
+  // is kept: a consumer's next fetch starts at the batch its previous read stopped before, so
+  // lookup(), read() and offset_at() then need one pread per fetch instead of three. Batches
+  // below _size never change, so the kept header stays true.
+  result<records::batch_header> header_at(uint64_t position);
   // Walks batch headers from `position` (a batch boundary) to the end of .log, adding index
   // entries. With `validate`, checks every CRC and truncates the first bad or torn batch.
   std::error_code scan(uint64_t position, bool validate);
@@ -196,6 +201,8 @@ class segment {
   int64_t _first_batch_timestamp = -1;
   bool _failed = false;
   recovery_result _recovery;
+  uint64_t _header_position = UINT64_MAX;  // where _header was read (UINT64_MAX: none yet)
+  records::batch_header _header;
 };
 
 }  // namespace sluice::storage

@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -26,6 +27,39 @@ def api_versions_request(version, correlation_id=7):
     else:
         body = b""
     return header + body
+
+
+def metadata_request(topics, correlation_id):
+    """Metadata v4 for `topics`, without auto-creation."""
+    header = struct.pack(">hhi", 3, 4, correlation_id) + struct.pack(">h", 4) + b"test"
+    names = b"".join(struct.pack(">h", len(t)) + t.encode() for t in topics)
+    return header + struct.pack(">i", len(topics)) + names + b"\x00"
+
+
+def metadata_topics(resp):
+    """(error code, name) of each topic in a Metadata v4 response frame."""
+    at = 8  # correlation id, throttle time
+    (brokers,) = struct.unpack_from(">i", resp, at)
+    at += 4
+    for _ in range(brokers):
+        (host_len,) = struct.unpack_from(">h", resp, at + 4)
+        at += 4 + 2 + host_len + 4
+        (rack_len,) = struct.unpack_from(">h", resp, at)
+        at += 2 + max(rack_len, 0)
+    (cluster_len,) = struct.unpack_from(">h", resp, at)
+    at += 2 + max(cluster_len, 0) + 4  # cluster id, controller id
+    (count,) = struct.unpack_from(">i", resp, at)
+    at += 4
+    out = []
+    for _ in range(count):
+        err, name_len = struct.unpack_from(">hh", resp, at)
+        at += 4
+        out.append((err, resp[at:at + name_len].decode()))
+        at += name_len + 1  # name, is_internal
+        (parts,) = struct.unpack_from(">i", resp, at)
+        at += 4
+        assert parts == 0, parts  # unknown topics have no partitions to skip
+    return out
 
 
 class ConfigErrors(unittest.TestCase):
@@ -136,6 +170,45 @@ class ApiVersions(unittest.TestCase):
                                (api_versions_request(i % 4, correlation_id=i) for i in range(50))))
             for i in range(50):
                 self.assertEqual(struct.unpack(">i", recv_frame(s)[:4])[0], i)
+
+    def test_requests_split_anywhere_are_read_whole(self):
+        """Requests arrive in pieces of any size: a split size prefix, split bodies, requests
+        larger than the broker's read buffer (16 KiB) between small ones, several in one piece.
+        Each is answered once, whole, in order."""
+        names = [f"missing-topic-{i:05d}" for i in range(2000)]  # a ~44 KB request
+        frames = []
+        for i in range(16):
+            f = metadata_request(names, i) if i % 5 == 1 else api_versions_request(i % 4, i)
+            frames.append(struct.pack(">i", len(f)) + f)
+        stream = b"".join(frames)
+        pieces = [1, 2, 3, 5, 4093, 7, 16384, 1, 30000, 16379, 9]
+        with Sluiced() as b, b.connect() as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            pos, k = 0, 0
+            while pos < len(stream):
+                n = pieces[k % len(pieces)]
+                s.sendall(stream[pos:pos + n])
+                pos, k = pos + n, k + 1
+                time.sleep(0.002)  # lets most pieces reach the broker on their own
+            for i in range(16):
+                resp = recv_frame(s)
+                self.assertIsNotNone(resp, i)
+                self.assertEqual(struct.unpack(">i", resp[:4])[0], i)
+                if i % 5 == 1:
+                    self.assertEqual(metadata_topics(resp), [(3, n) for n in names])
+
+    def test_idle_connections_are_closed(self):
+        """connections.max.idle.ms closes a connection that sent nothing, and one whose last
+        request is older than the limit."""
+        with Sluiced("--set", "connections.max.idle.ms=200") as b:
+            with b.connect() as silent, b.connect() as active:
+                send_frame(active, api_versions_request(3, correlation_id=1))
+                self.assertEqual(struct.unpack(">i", recv_frame(active)[:4])[0], 1)
+                silent.settimeout(30)
+                active.settimeout(30)
+                self.assertIsNone(recv_frame(silent))
+                self.assertIsNone(recv_frame(active))
+            self.assertTrue(b.alive())
 
     def test_kafka_python_reads_api_versions(self):
         """kafka-python (Debian python3-kafka) encodes ApiVersions v0-v2 and parses our answers."""

@@ -132,6 +132,37 @@ TEST(Segment, ReadRangesAgreeWithAWalkOverEveryBatch) {
   }
 }
 
+// A consumer reads on from where its previous read stopped: the header read by that read's walk
+// (the batch that did not fit) is kept, so finding the next start (offset_at, lookup) needs no
+// pread, and each read() after the first needs one. The ranges are those of a walk over every
+// batch (the test above); here a pending read fault shows which calls touch the file.
+TEST(Segment, SequentialReadsReuseTheLastHeader) {
+  fixture f;
+  fault_injection_file_system faulty(f.fs);
+  auto s = segment::create(faulty, f.dir.path(), 0, {0}).value();  // every batch indexed
+  std::vector<segment::appended> batches;
+  for (int i = 0; i < 8; ++i) batches.push_back(append(*s, make_batch(3, 1000)).value());
+  const uint64_t batch_bytes = batches[1].position - batches[0].position;
+  int64_t next = 0;
+  for (size_t k = 0; k + 1 < batches.size(); ++k) {
+    if (k > 0) {
+      faulty.fail_reads(1);
+      EXPECT_EQ(s->lookup(next).value(), batches[k].position) << k;        // no pread
+      EXPECT_EQ(s->read(next, batch_bytes).error(), errc::io_error) << k;  // one pread
+    }
+    auto r = s->read(next, batch_bytes);  // (the fault is used up)
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r.value().position, batches[k].position);
+    EXPECT_EQ(r.value().length, batch_bytes);
+    faulty.fail_reads(1);
+    auto at = s->offset_at(r.value().position + r.value().length);  // no pread
+    ASSERT_TRUE(at) << k;
+    EXPECT_EQ(at.value(), batches[k + 1].base_offset);
+    faulty.fail_reads(0);
+    next = at.value();
+  }
+}
+
 TEST(Segment, OffsetInsideABatchReturnsThatBatch) {
   fixture f;
   auto s = f.create(10);
