@@ -131,32 +131,22 @@ void connection::deliver(frame f) {
   });
 }
 
-// Reads what the socket has (without waiting) and takes the whole requests out; waits for
-// readability only when a read finds nothing.
+// Takes the whole requests out of the buffer, then reads more. asio tries the read at once and
+// waits for readability only when it finds nothing (no epoll_ctl re-arm, unlike async_wait).
 void connection::read_more() {
-  while (take_buffered()) {
-    if (_rbegin > 0) {
-      std::memmove(_rbuf.get(), _rbuf.get() + _rbegin, _rend - _rbegin);
-      _rend -= _rbegin;
-      _rbegin = 0;
-    }
-    const ssize_t n =
-        ::recv(_socket.native_handle(), _rbuf.get() + _rend, kReadBuffer - _rend, MSG_DONTWAIT);
-    if (n > 0) {
-      _rend += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      _socket.async_wait(asio::ip::tcp::socket::wait_read,
-                         [self = shared_from_this()](const boost::system::error_code& ec) {
-                           if (ec) return self->close();
-                           self->read_more();
-                         });
-      return;
-    }
-    return close();  // the peer closed (n == 0) or the socket failed
+  if (!take_buffered()) return;
+  if (_rbegin > 0) {
+    std::memmove(_rbuf.get(), _rbuf.get() + _rbegin, _rend - _rbegin);
+    _rend -= _rbegin;
+    _rbegin = 0;
   }
+  _socket.async_read_some(
+      asio::buffer(_rbuf.get() + _rend, kReadBuffer - _rend),
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+        if (ec) return self->close();  // the peer closed, or a failure
+        self->_rend += n;
+        self->read_more();
+      });
 }
 
 void connection::on_reply(uint64_t seq, reply r) {
