@@ -2,7 +2,7 @@
 // pattern, and how fast the resulting file reads back (docs/performance.md, storage section).
 //
 //   sluice-write-patterns --dir DIR [--mib 512] [--batch 16589] [--ahead-kib 2048] [--sync]
-//                         [--no-prime] [--keep] VARIANT...
+//                         [--no-prime] [--keep] [--read-bytes N] [--read-buf-offset K] VARIANT...
 //
 // Variants (each writes MIB MiB sequentially to DIR/<variant>.dat, timing everything the pattern
 // needs, including its extra syscalls and the final trim to the written length):
@@ -20,9 +20,10 @@
 //             memcpy each batch into it (munmap and the trim counted); mmaphuge: with MADV_HUGEPAGE
 //   coalesce  batches copied into an AHEAD-sized user buffer written with one pwrite when full
 //             (the lower bound: fewer, larger, page-aligned writes)
-// Then reads the file back with 1 MiB preads (best of 3; the file is fully cached) and deletes it.
-// Every variant starts right after a file of the same size was deleted (a priming write first), so
-// each sees the same page-cache regime. Prints one JSON object per variant on stdout.
+// Then reads the file back with 1 MiB preads into a page-aligned buffer (or --read-bytes into a
+// buffer --read-buf-offset bytes past a page boundary; best of 3; the file is fully cached) and
+// deletes it. Every variant starts right after a file of the same size was deleted (a priming write
+// first), so each sees the same page-cache regime. Prints one JSON object per variant on stdout.
 //
 // Threading: single-threaded. Not part of any test; run under /tmp/sluice-build.lock.
 #include <fcntl.h>
@@ -191,24 +192,30 @@ double write_file(const std::string& variant, const std::string& path, const opt
   return t;
 }
 
+// Read-back shape: bytes per pread and the buffer's offset from a page boundary (the log's
+// reads are whole batches, so neither a multiple of the page size nor page-aligned in the file).
+size_t g_read_bytes = kMiB;
+size_t g_read_buf_offset = 0;
+
 double read_back_s(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) die("open");
-  void* buf = nullptr;
-  if (::posix_memalign(&buf, 4096, kMiB) != 0) die("posix_memalign");
+  void* mem = nullptr;
+  if (::posix_memalign(&mem, 4096, g_read_bytes + g_read_buf_offset) != 0) die("posix_memalign");
+  char* buf = static_cast<char*>(mem) + g_read_buf_offset;
   double best = 1e9;
   for (int round = 0; round < 3; ++round) {
     double t0 = now_s();
     off_t at = 0;
     for (;;) {
-      ssize_t r = ::pread(fd, buf, kMiB, at);
+      ssize_t r = ::pread(fd, buf, g_read_bytes, at);
       if (r < 0) die("pread");
       if (r == 0) break;
       at += r;
     }
     best = std::min(best, now_s() - t0);
   }
-  std::free(buf);
+  std::free(mem);
   ::close(fd);
   return best;
 }
@@ -234,6 +241,10 @@ int main(int argc, char** argv) {
       o.batch = size_t(std::atol(next()));
     } else if (a == "--ahead-kib") {
       o.ahead = size_t(std::atol(next())) * 1024;
+    } else if (a == "--read-bytes") {
+      g_read_bytes = size_t(std::atol(next()));
+    } else if (a == "--read-buf-offset") {
+      g_read_buf_offset = size_t(std::atol(next()));
     } else if (a == "--sync") {
       o.sync = true;
     } else if (a == "--no-prime") {
