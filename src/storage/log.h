@@ -94,7 +94,8 @@ struct log_options {
   int64_t retention_bytes = -1;      // retention.bytes; < 0: no size limit
   bool log_append_time = false;      // message.timestamp.type == LogAppendTime
   // Largest step of disk blocks the active segment reserves ahead of its end (segment.h);
-  // 0: none. Not a topic config: a storage tuning (docs/performance.md, storage section).
+  // 0: none. Reserved blocks count as used disk space (up to this much per active segment).
+  // Not a topic config: a storage tuning (docs/performance.md, storage section).
   uint64_t reserve_bytes = uint64_t{8} << 20;
 };
 
