@@ -1,6 +1,9 @@
 // sluice-bench-storage: end-to-end figures for the partition log on this machine's disk.
 //
-//   sluice-bench-storage [--dir DIR] [--mib N] [--json]
+//   sluice-bench-storage [--dir DIR] [--mib N] [--reserve-kib K] [--json]
+//
+// --reserve-kib sets log_options::reserve_bytes (blocks reserved ahead of the active segment's
+// end; default the log's), e.g. 0 for an A/B without it.
 //
 // append_mb_s         1 KiB records in 16 KiB batches appended to one log, page cache, no fsync
 // read_mb_s           sequential reads of the (cached) segments just written, 1 MiB at a time
@@ -46,6 +49,9 @@ namespace {
 
 using namespace sluice;
 using clock_type = std::chrono::steady_clock;
+
+// log_options::reserve_bytes for every log the bench opens (--reserve-kib).
+uint64_t g_reserve_bytes = storage::log_options{}.reserve_bytes;
 
 double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
@@ -116,6 +122,7 @@ void run_durable(const std::string& dir, figures& f) {
   storage::sync_worker worker(1);
   owner_loop owner;
   storage::log_options opts;
+  opts.reserve_bytes = g_reserve_bytes;
   opts.sync_executor = worker.as_executor();
   opts.post_back = owner.post_back();
   auto lg = storage::log::open(fs, dir + "/durable", opts);
@@ -152,6 +159,7 @@ void run_durable_writers(const std::string& dir, figures& f, double seconds) {
   storage::sync_worker worker(1);
   owner_loop owner;
   storage::log_options opts;
+  opts.reserve_bytes = g_reserve_bytes;
   opts.sync_executor = worker.as_executor();
   opts.post_back = owner.post_back();
   auto lg = storage::log::open(fs, dir + "/durable-writers", opts);
@@ -198,6 +206,7 @@ figures run(const std::string& dir, uint64_t total_bytes) {
 
   // Append: one log, large segments so the active segment holds everything (recovery below).
   storage::log_options opts;
+  opts.reserve_bytes = g_reserve_bytes;
   opts.segment_bytes = storage::segment::kMaxSize;
   {
     auto lg = storage::log::open(fs, dir + "/p0", opts);
@@ -270,10 +279,13 @@ int main(int argc, char** argv) {
       dir = argv[++i];
     } else if (a == "--mib" && i + 1 < argc) {
       mib = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--reserve-kib" && i + 1 < argc) {
+      g_reserve_bytes = std::strtoull(argv[++i], nullptr, 10) * 1024;
     } else if (a == "--json") {
       json = true;
     } else {
-      std::fprintf(stderr, "usage: sluice-bench-storage [--dir DIR] [--mib N] [--json]\n");
+      std::fprintf(
+          stderr, "usage: sluice-bench-storage [--dir DIR] [--mib N] [--reserve-kib K] [--json]\n");
       return 2;
     }
   }

@@ -72,6 +72,14 @@ class posix_file final : public file {
 
   std::error_code append(std::span<const uint8_t> data) override { return pwrite(_end, data); }
 
+  std::error_code reserve(uint64_t offset, uint64_t length) override {
+    while (::fallocate(_fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                       static_cast<off_t>(length)) != 0) {
+      if (errno != EINTR) return last_error();
+    }
+    return {};
+  }
+
   std::error_code fdatasync() override {
     while (::fdatasync(_fd) != 0) {
       if (errno != EINTR) return last_error();
@@ -203,6 +211,13 @@ class fault_file final : public file {
     return pwrite(end.value(), data);
   }
 
+  // Size and contents stay as they are, so power_cut() has nothing to undo.
+  std::error_code reserve(uint64_t offset, uint64_t length) override {
+    if (_fs->take_reserve_fault()) return errc::no_space;
+    ++_fs->_reserves;
+    return _inner->reserve(offset, length);
+  }
+
   std::error_code fdatasync() override {
     if (_fs->take_sync_fault()) return errc::io_error;
     if (auto ec = _inner->fdatasync()) return ec;
@@ -273,6 +288,12 @@ bool fault_injection_file_system::take_sync_fault() {
 bool fault_injection_file_system::take_read_fault() {
   if (_read_faults <= 0) return false;
   --_read_faults;
+  return true;
+}
+
+bool fault_injection_file_system::take_reserve_fault() {
+  if (_reserve_faults <= 0) return false;
+  --_reserve_faults;
   return true;
 }
 

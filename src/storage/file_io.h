@@ -8,6 +8,11 @@
 // - pwrite/append write all bytes or return an error; after an error an unknown prefix of the
 //   bytes may be on disk (a torn write), so callers that care truncate back.
 // - pread returns the number of bytes read; fewer than asked only at end of file.
+// - reserve(offset, length) allocates disk blocks for that range without changing the file's size
+//   or contents (fallocate(2) with FALLOC_FL_KEEP_SIZE), so later writes there skip the file
+//   system's delayed-allocation bookkeeping. A hint: errc::no_space when the disk is full, and
+//   errc::io_error also when the file system cannot reserve; callers may ignore either. Blocks
+//   reserved past the end stay allocated until truncate() (any size, even the current one).
 // - fdatasync makes the file's data (and size) durable; directory entries (create, rename,
 //   remove) are durable only after sync_dir of the parent.
 // - create() opens read-write, creating the file if missing; it never truncates an existing
@@ -39,6 +44,7 @@ class file {
   virtual std::error_code pwrite(uint64_t offset, std::span<const uint8_t> data) = 0;
   // Writes at the current end of the file (as tracked by this handle).
   virtual std::error_code append(std::span<const uint8_t> data) = 0;
+  virtual std::error_code reserve(uint64_t offset, uint64_t length) = 0;
   virtual std::error_code fdatasync() = 0;
   virtual std::error_code truncate(uint64_t size) = 0;
   virtual result<uint64_t> size() = 0;
@@ -111,6 +117,10 @@ class fault_injection_file_system final : public file_system {
   void fail_syncs(int count) { _sync_faults = count; }
   // The next `count` pread calls fail with errc::io_error.
   void fail_reads(int count) { _read_faults = count; }
+  // The next `count` reserve calls fail with errc::no_space (and reserve nothing).
+  void fail_reserves(int count) { _reserve_faults = count; }
+  // reserve calls that reached the inner file system (succeeded or not) since construction.
+  int reserves() const { return _reserves; }
   // Drops everything not fdatasync'ed. Open handles must not be used afterwards.
   std::error_code power_cut();
   // Size at the last fdatasync of `path` (0 if never synced or unknown).
@@ -130,6 +140,7 @@ class fault_injection_file_system final : public file_system {
   bool take_write_fault(fault& f);
   bool take_sync_fault();
   bool take_read_fault();
+  bool take_reserve_fault();
   result<std::unique_ptr<file>> wrap(result<std::unique_ptr<file>> f, bool existed);
 
   file_system* _inner;
@@ -141,6 +152,8 @@ class fault_injection_file_system final : public file_system {
   int _write_faults = 0;
   int _sync_faults = 0;
   int _read_faults = 0;
+  int _reserve_faults = 0;
+  int _reserves = 0;
 };
 
 }  // namespace sluice::storage

@@ -291,6 +291,8 @@ std::error_code log::roll() {
   segment* active = _segments.back().get();
   if (active->empty()) return {};
   if (_gc->error()) return errc::io_error;
+  // Blocks reserved past the end only waste space (best effort, like the reservation).
+  (void)active->trim();
   // Only the active segment may have a torn tail after a crash: make the old one durable.
   // Blocking, like today's roll; a background sync of this file may still be in flight, which
   // is harmless (it holds its own reference to the file).
@@ -460,6 +462,7 @@ std::error_code log::replace_segments(std::span<const segment_info> expected,
 }
 
 std::error_code log::close() {
+  (void)_segments.back()->trim();  // best effort, as in roll()
   if (auto ec = flush()) return ec;
   if (auto ec = _segments.back()->write_index()) return ec;
   if (auto ec = _segments.back()->txn().sync()) return ec;

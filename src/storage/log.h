@@ -15,6 +15,8 @@
 //   policy (flush.messages counted at append, flush.ms checked by tick()). Rolling fdatasyncs the
 //   old segment and its index, so after a crash only the active segment can have a torn tail;
 //   open() recovers it (scan, validate CRCs, truncate the tail, rebuild the index).
+// - The active segment reserves disk blocks ahead of its end (opts.reserve_bytes, segment.h);
+//   roll and close() free what is left past the end. Sizes and bytes are unaffected.
 // - A failed fdatasync fails the log: every durable waiter gets the error, and appends, waits
 //   and flushes fail with errc::io_error until the log is reopened (fsyncgate: retrying a failed
 //   fsync can report lost data as durable).
@@ -56,6 +58,7 @@
 // (docs/architecture.md); flush() and close() block, group commit does not. Completions run on
 // the owner thread (through post_back), possibly inline when the answer is already known.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -91,6 +94,10 @@ struct log_options {
   int64_t retention_ms = 604800000;  // retention.ms; < 0: no time limit
   int64_t retention_bytes = -1;      // retention.bytes; < 0: no size limit
   bool log_append_time = false;      // message.timestamp.type == LogAppendTime
+  // Largest step of disk blocks the active segment reserves ahead of its end (segment.h);
+  // 0: none. Reserved blocks count as used disk space (up to this much per active segment).
+  // Not a topic config: a storage tuning (docs/performance.md, storage section).
+  uint64_t reserve_bytes = uint64_t{8} << 20;
 };
 
 // The clean-shutdown marker's content (log.cc, docs/formats/segment.md).
@@ -217,7 +224,9 @@ class log {
   log(file_system& fs, std::string dir, log_options opts)
       : _fs(&fs), _dir(std::move(dir)), _opts(opts) {}
 
-  segment_options seg_opts() const { return {_opts.index_interval_bytes}; }
+  segment_options seg_opts() const {
+    return {_opts.index_interval_bytes, std::min(_opts.reserve_bytes, _opts.segment_bytes)};
+  }
   // Opens the active segment without a scan if the clean-shutdown marker vouches for it.
   static std::unique_ptr<segment> open_clean(file_system& fs, const std::string& dir, int64_t base,
                                              segment_options opts, const clean_marker& m);

@@ -67,6 +67,9 @@ std::error_code segment::open_files(bool truncate) {
   auto size = _log->size();
   if (!size) return size.error();
   _size = size.value();
+  _reserved = _size;
+  // A segment from disk may have blocks reserved past its end before a crash.
+  _may_have_reserved = !truncate;
   return {};
 }
 
@@ -315,9 +318,14 @@ result<segment::appended> segment::append(std::span<uint8_t> batch) {
   }
   // Assigning the offset touches only baseOffset, which the CRC does not cover.
   be::store_i64(batch.data(), _next_offset);
+  if (_opts.reserve_bytes > 0 && _size + batch.size() > _reserved) {
+    reserve_ahead(_size + batch.size());
+  }
   if (auto ec = _log->pwrite(_size, batch)) {
     // Drop whatever prefix reached the file, so the log ends on a batch boundary again.
     if (_log->truncate(_size)) _failed = true;
+    _reserved = _size;  // the truncate freed the reserved blocks too
+    _may_have_reserved = false;
     return ec;
   }
   appended a{_next_offset, _next_offset + h.last_offset_delta, _size};
@@ -337,6 +345,28 @@ result<records::batch_header> segment::header_at(uint64_t position) {
   _header_position = position;
   _header = h;
   return h;
+}
+
+void segment::reserve_ahead(uint64_t end) {
+  constexpr uint64_t kMinStep = 64 * 1024;
+  constexpr uint64_t kBlock = 4096;
+  // Small, slow partitions reserve little; a busy one reaches reserve_bytes after 8 x that.
+  const uint64_t step =
+      std::max(std::min(_size / 8, _opts.reserve_bytes), std::min(kMinStep, _opts.reserve_bytes));
+  const uint64_t from = std::max(_reserved, _size);
+  const uint64_t to = (end + step + kBlock - 1) / kBlock * kBlock;
+  // Best effort: on failure the next attempt is a step later; the pwrite reports ENOSPC itself.
+  (void)_log->reserve(from, to - from);
+  _reserved = to;
+  _may_have_reserved = true;
+}
+
+std::error_code segment::trim() {
+  if (!_may_have_reserved) return {};
+  if (auto ec = _log->truncate(_size)) return ec;
+  _reserved = _size;
+  _may_have_reserved = false;
+  return {};
 }
 
 result<uint64_t> segment::lookup(int64_t offset) {

@@ -25,6 +25,12 @@
 // - recover() scans .log, validates every batch (header, size, CRC, increasing offsets),
 //   truncates a torn or corrupt tail (fdatasync'ed) and rebuilds the index, which it writes
 //   without fdatasync (write_index() at roll/close makes it durable).
+// - With opts.reserve_bytes > 0, append() reserves disk blocks ahead of the end of .log
+//   (file::reserve: the file's size and bytes are unchanged, so readers, recovery and power
+//   cuts see exactly what they would without it), in steps of size_bytes() / 8 clamped to
+//   [64 KiB, reserve_bytes]. ext4 then skips its per-page delayed-allocation bookkeeping for
+//   the appended bytes (docs/performance.md, storage section). A failed reservation is ignored:
+//   the write itself reports ENOSPC. trim() frees blocks reserved past the end (roll, close).
 //
 // Thread safety: none; a segment belongs to its log, which belongs to one shard.
 
@@ -45,6 +51,7 @@ namespace sluice::storage {
 
 struct segment_options {
   uint32_t index_interval_bytes = 4096;
+  uint64_t reserve_bytes = 0;  // largest step of blocks reserved ahead of the end; 0: none
 };
 
 // A byte range of a segment's .log: whole batches.
@@ -136,6 +143,9 @@ class segment {
   result<wire::bytes> read_bytes(byte_range r);
 
   std::error_code flush();  // fdatasync of .log
+  // Frees disk blocks reserved past the end of .log (a truncate to its size); a no-op unless
+  // this segment may have some (it reserved since the last trim, or was opened from disk).
+  std::error_code trim();
   // Writes pending entries to .timeindex, fdatasyncs it, then the same for .index. In that
   // order, a durable offset entry implies the time entries made with it are durable too.
   std::error_code write_index();
@@ -175,6 +185,8 @@ class segment {
   bool load_time_index();
   void note_timestamp(int64_t max_timestamp, int64_t batch_base, uint64_t position);
   void maybe_index(uint64_t position, int64_t base_offset, uint64_t batch_size);
+  // Reserves blocks from the reserved end to beyond `end` (see the contract).
+  void reserve_ahead(uint64_t end);
   // Decodes the batch at `position` and returns its first record with offset >= min_offset and
   // a timestamp >= `timestamp` (== with `exact`); offset -1 when it has none.
   result<timestamp_offset> first_record_at(uint64_t position, uint64_t size, int64_t min_offset,
@@ -200,6 +212,8 @@ class segment {
   int64_t _max_timestamp_batch = -1;
   int64_t _first_batch_timestamp = -1;
   bool _failed = false;
+  uint64_t _reserved = 0;           // .log blocks are reserved up to here (in this process)
+  bool _may_have_reserved = false;  // blocks past the end possible: trim() has work
   recovery_result _recovery;
   uint64_t _header_position = UINT64_MAX;  // where _header was read (UINT64_MAX: none yet)
   records::batch_header _header;
