@@ -8,6 +8,8 @@
 // append_mb_s         1 KiB records in 16 KiB batches appended to one log, page cache, no fsync
 // read_mb_s           sequential reads of the (cached) segments just written, 1 MiB at a time
 //                     (log::read for the range, pread into one reused buffer)
+//                     SLUICE_BENCH_READ_PASSES=N adds N more passes of that loop, each beside a
+//                     plain pread of the same ranges, then ::sync() and N more (stderr)
 // recovery_s_per_gib  reopening after an unclean stop: the whole active segment is scanned,
 //                     lengths and CRCs validated, the index rebuilt. Includes open()'s directory
 //                     fsync, which on ext4 (data=ordered) waits for the writeback of the data
@@ -26,6 +28,8 @@
 //
 // Figures are wall-clock and depend on the machine; `./dev bench storage` runs this beside fio
 // on the same disk and prints the ratios.
+
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -196,6 +200,63 @@ void run_durable_writers(const std::string& dir, figures& f, double seconds) {
   f.acks_per_fsync = fsyncs > 0 ? static_cast<double>(acked) / fsyncs : 0;
 }
 
+// One sequential pass of the read phase; appends each range to `ranges` when given.
+uint64_t read_pass(storage::log& lg, std::vector<uint8_t>& buf,
+                   std::vector<std::pair<storage::segment*, storage::byte_range>>* ranges) {
+  uint64_t read = 0;
+  int64_t offset = lg.log_start_offset();
+  while (offset < lg.log_end_offset()) {
+    auto r = lg.read(offset, buf.size());
+    if (!r) die("read", r.error());
+    if (r.value().seg == nullptr) break;
+    const auto len = static_cast<size_t>(r.value().range.length);
+    if (len > buf.size()) buf.resize(len);  // KIP-74: one batch larger than max_bytes
+    std::span<uint8_t> bytes(buf.data(), len);
+    auto n = r.value().seg->log_file().pread(r.value().range.position, bytes);
+    if (!n || n.value() != len) die("read", n ? errc::truncated : n.error());
+    if (ranges != nullptr) ranges->emplace_back(r.value().seg, r.value().range);
+    read += len;
+    records::batch_iterator it(bytes, len);
+    int64_t last = offset;
+    while (const auto* b = it.next()) last = b->header.last_offset();
+    offset = last + 1;
+  }
+  return read;
+}
+
+// SLUICE_BENCH_READ_PASSES=N: after the timed read, N alternating passes of the same loop and
+// of plain preads of the same ranges (no log::read, no header walk), then ::sync() and N more;
+// MB/s to stderr. Tells the read loop's own cost from the page cache's and writeback's.
+void diagnose_read(storage::log& lg, int passes) {
+  std::vector<std::pair<storage::segment*, storage::byte_range>> ranges;
+  std::vector<uint8_t> buf(1 << 20);
+  read_pass(lg, buf, &ranges);
+  auto plain = [&] {
+    uint64_t read = 0;
+    for (const auto& [seg, range] : ranges) {
+      std::span<uint8_t> bytes(buf.data(), range.length);
+      auto n = seg->log_file().pread(range.position, bytes);
+      if (!n || n.value() != range.length) die("read", n ? errc::truncated : n.error());
+      read += range.length;
+    }
+    return read;
+  };
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) ::sync();
+    for (int i = 0; i < passes; ++i) {
+      auto t = clock_type::now();
+      const uint64_t a = read_pass(lg, buf, nullptr);
+      const double log_mb_s = static_cast<double>(a) / 1e6 / seconds_since(t);
+      t = clock_type::now();
+      const uint64_t b = plain();
+      const double plain_mb_s = static_cast<double>(b) / 1e6 / seconds_since(t);
+      std::fprintf(
+          stderr, "read pass %s %d: log loop %.1f MB/s, plain pread %.1f MB/s (%zu reads)\n",
+          round == 0 ? "after write" : "after sync", i, log_mb_s, plain_mb_s, ranges.size());
+    }
+  }
+}
+
 figures run(const std::string& dir, uint64_t total_bytes) {
   figures f;
   storage::posix_file_system fs;
@@ -222,25 +283,11 @@ figures run(const std::string& dir, uint64_t total_bytes) {
     // the range (what Fetch sends), one pread copies it into a buffer reused across reads (as dd
     // or fio do; log::read_bytes() would allocate and zero a new one each time).
     auto t1 = clock_type::now();
-    uint64_t read = 0;
-    int64_t offset = lg.value()->log_start_offset();
     std::vector<uint8_t> buf(1 << 20);
-    while (offset < lg.value()->log_end_offset()) {
-      auto r = lg.value()->read(offset, buf.size());
-      if (!r) die("read", r.error());
-      if (r.value().seg == nullptr) break;
-      const auto len = static_cast<size_t>(r.value().range.length);
-      if (len > buf.size()) buf.resize(len);  // KIP-74: one batch larger than max_bytes
-      std::span<uint8_t> bytes(buf.data(), len);
-      auto n = r.value().seg->log_file().pread(r.value().range.position, bytes);
-      if (!n || n.value() != len) die("read", n ? errc::truncated : n.error());
-      read += len;
-      records::batch_iterator it(bytes, len);
-      int64_t last = offset;
-      while (const auto* b = it.next()) last = b->header.last_offset();
-      offset = last + 1;
-    }
+    const uint64_t read = read_pass(*lg.value(), buf, nullptr);
     f.read_mb_s = static_cast<double>(read) / 1e6 / seconds_since(t1);
+    if (const char* e = std::getenv("SLUICE_BENCH_READ_PASSES"))
+      diagnose_read(*lg.value(), std::atoi(e));
     // No close(): the next open sees an unclean stop and recovers the active segment.
   }
 
