@@ -321,7 +321,17 @@ double dirty_ratio(std::span<const segment_info> segments, int64_t cleaned_up_to
   return total == 0 ? 0.0 : static_cast<double>(dirty) / static_cast<double>(total);
 }
 
-snapshot_t snapshot(const log& l) { return {l.dir(), l.segment_infos()}; }
+snapshot_t snapshot(const log& l) {
+  std::vector<segment_info> infos = l.segment_infos();
+  // Segments from the recovery point on may still lack a sync, and an unclean open checks that
+  // each ends where the next begins, which a cleaned one need not: the first of them stands in
+  // for the active segment (not cleaned; its keys still count) and later ones are left out.
+  auto first = std::find_if(infos.begin(), infos.end(), [&](const segment_info& s) {
+    return s.base_offset >= l.recovery_point();
+  });
+  if (first != infos.end()) infos.erase(first + 1, infos.end());
+  return {l.dir(), std::move(infos)};
+}
 
 result<cleaned> clean(file_system& fs, const snapshot_t& snap, const options& opts, int64_t now_ms,
                       throttle& t) {

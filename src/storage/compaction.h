@@ -20,6 +20,9 @@
 //   timestamp type; they hold only surviving records, with their original offset deltas. A
 //   batch left empty is dropped, except the last batch of an idempotent producer, which stays
 //   whole so the producer's last sequence remains in the log.
+// - Only segments below the log's recovery point are cleaned (log.h): the first segment at or past
+//   it takes the active segment's place in the snapshot, and later ones are left out (their keys
+//   do not count yet: keeping data is safe).
 // - Consecutive closed segments are merged into one cleaned segment while it stays within
 //   segment_bytes (and 2^32 offsets); its base offset is the first source's.
 // - Crash safety (rules in docs/formats/segment.md): at any point a crash leaves either the old

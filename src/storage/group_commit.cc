@@ -101,15 +101,22 @@ void group_commit::start_sync() {
   target t = _snapshot();
   _in_flight = true;
   _again = false;
-  ++_fsyncs;
+  _fsyncs += 1 + t.before.size();
   auto self = shared_from_this();
   auto sync = [self, t = std::move(t)]() mutable {
+    std::error_code ec;
+    for (auto& f : t.before) {
+      if (!ec) ec = f->fdatasync();
+      f.reset();
+    }
     // Everything written to the file before fdatasync is called is covered by it.
     int64_t end = t.end_offset;
     if (t.written_end) end = std::max(end, t.written_end->load(std::memory_order_acquire));
-    const auto started = std::chrono::steady_clock::now();
-    std::error_code ec = t.f->fdatasync();
-    fsync_seconds().observe(std::chrono::steady_clock::now() - started);
+    if (!ec) {
+      const auto started = std::chrono::steady_clock::now();
+      ec = t.f->fdatasync();
+      fsync_seconds().observe(std::chrono::steady_clock::now() - started);
+    }
     t.f.reset();  // the descriptor may close here, off the owner thread; it is ours alone now
     auto deliver = [self, end, ec] { self->on_synced(end, ec); };
     if (self->_post_back) {
@@ -144,7 +151,7 @@ void group_commit::on_synced(int64_t end, std::error_code ec) {
     fail(ec);
     return;
   }
-  if (end > _durable_end) _durable_end = end;
+  if (end > _durable_end && !advance(end)) return;
   auto done = take_done(_durable_end);
   // Decide on the next sync before running completions: they may call wait() again.
   if (_snapshot && (!_waiters.empty() || _again)) {
@@ -158,8 +165,14 @@ void group_commit::on_synced(int64_t end, std::error_code ec) {
 
 void group_commit::mark_durable(int64_t end) {
   if (_error || end <= _durable_end) return;
-  _durable_end = end;
+  if (!advance(end)) return;
   finish(take_done(end), {});
+}
+
+bool group_commit::advance(int64_t end) {
+  _durable_end = end;
+  if (_on_durable) _on_durable(end);
+  return !_error;  // the owner may have failed us (fail() completed everyone)
 }
 
 void group_commit::fail(std::error_code ec) {
@@ -170,6 +183,7 @@ void group_commit::fail(std::error_code ec) {
 
 void group_commit::detach() {
   _snapshot = nullptr;
+  _on_durable = nullptr;
   if (_in_flight) return;  // on_synced completes what it covers and fails the rest
   auto rest = take_done(INT64_MAX);
   for (auto& d : rest) d(errc::io_error);

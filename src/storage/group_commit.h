@@ -6,8 +6,10 @@
 // - A group_commit belongs to one log. wait(offset, done) completes `done` once every offset
 //   <= `offset` is durable (ok), or with the error that made the log fail.
 // - At most one sync per log is in flight. Starting one snapshots the log (active .log file and
-//   log end offset) on the owner thread, runs fdatasync on the `blocking` executor, and posts the
-//   result back through `post_back`. The sync covers what the owner had written to that file
+//   log end offset, plus the closed segments a roll left unsynced) on the owner thread, runs
+//   fdatasync on the `blocking` executor (the closed segments' files first, in order, then the
+//   active one: nothing newer is credited before older data is durable), and posts the result
+//   back through `post_back`. The sync covers what the owner had written to that file
 //   when fdatasync was called: right before calling it, the sync thread reads target.written_end
 //   (the owner stores the file's end offset there after each write, release/acquire), so batches
 //   appended while the sync waited for a thread or its pacing slot are covered too. Completing
@@ -95,9 +97,10 @@ class sync_worker {
 class group_commit : public std::enable_shared_from_this<group_commit> {
  public:
   using completion = std::function<void(std::error_code)>;
-  // What a sync covers: the active .log and the log end offset when it started. Everything in
-  // older segments is already durable (a roll fdatasyncs the segment it closes).
+  // What a sync covers: the active .log and the log end offset when it started, after the closed
+  // segments in `before` (rolled, not yet known durable; synced first, in order).
   struct target {
+    std::vector<std::shared_ptr<file>> before;
     std::shared_ptr<file> f;
     int64_t end_offset = 0;
     // End offset of what has been written to `f` so far, advanced by the owner after each write
@@ -105,12 +108,15 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
     std::shared_ptr<const std::atomic<int64_t>> written_end;
   };
   using snapshot_fn = std::function<target()>;
+  // Told (owner thread) each time durable_end() advances, before the waiters it covers complete.
+  using durable_fn = std::function<void(int64_t durable_end)>;
 
   group_commit(executor blocking, executor post_back, snapshot_fn snapshot)
       : _blocking(std::move(blocking)),
         _post_back(std::move(post_back)),
         _snapshot(std::move(snapshot)) {}
 
+  void on_durable(durable_fn fn) { _on_durable = std::move(fn); }
   // `offset` must be below the log end offset (the log checks), so the next sync covers it.
   void wait(int64_t offset, completion done);
   // Starts a sync with nobody waiting (flush policy); coalesces with one in flight.
@@ -119,8 +125,8 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
   void mark_durable(int64_t end);
   // The owner saw a sync fail: fail every waiter and everything after.
   void fail(std::error_code ec);
-  // The owner is going away: no more syncs start; waiters not covered by an in-flight sync fail
-  // with errc::io_error.
+  // The owner is going away: no more syncs start (and no more on_durable calls); waiters not
+  // covered by an in-flight sync fail with errc::io_error.
   void detach();
 
   int64_t durable_end() const { return _durable_end; }
@@ -137,10 +143,13 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
   // Takes the waiters that are done (below `end`, or all on error) out of the map.
   std::vector<completion> take_done(int64_t end);
   void finish(std::vector<completion> done, std::error_code ec);
+  // Moves _durable_end to `end` and tells _on_durable; false if that failed the group commit.
+  bool advance(int64_t end);
 
   executor _blocking;
   executor _post_back;
   snapshot_fn _snapshot;
+  durable_fn _on_durable;
   std::multimap<int64_t, completion> _waiters;  // by offset: completed in offset order
   int64_t _durable_end = 0;
   bool _in_flight = false;

@@ -17,7 +17,46 @@ constexpr size_t kDigits = 20;
 constexpr size_t kMaxTimestampOffset = 35;  // docs/formats/record_batch.md
 constexpr const char* kStartOffsetFile = "log-start-offset";
 constexpr const char* kStartOffsetTemp = "log-start-offset.tmp";
-constexpr size_t kStartOffsetSize = 14;  // version int16, offset int64, crc32c uint32
+constexpr const char* kRecoveryPointFile = "recovery-point";
+constexpr const char* kRecoveryPointTemp = "recovery-point.tmp";
+constexpr size_t kOffsetFileSize = 14;  // version int16, offset int64, crc32c uint32
+
+// An offset file (log-start-offset, recovery-point: docs/formats/segment.md); nullopt when absent.
+// Written by rename, so it is whole or absent; anything else is damage, not a crash.
+result<std::optional<int64_t>> read_offset_file(file_system& fs, const std::string& path) {
+  auto f = fs.open(path);
+  if (!f) {
+    if (f.error() == errc::not_found) return std::optional<int64_t>{};
+    return f.error();
+  }
+  std::array<uint8_t, kOffsetFileSize + 1> buf;
+  auto n = f.value()->pread(0, buf);
+  if (!n) return n.error();
+  if (n.value() != kOffsetFileSize || be::load_i16(buf.data()) != 0 ||
+      be::load_u32(&buf[10]) != crc32c::value(buf.data(), 10)) {
+    return errc::invalid_data;
+  }
+  return std::optional<int64_t>{be::load_i64(&buf[2])};
+}
+
+std::error_code write_offset_file(file_system& fs, const std::string& dir, const char* name,
+                                  const char* temp, int64_t offset) {
+  std::array<uint8_t, kOffsetFileSize> buf;
+  be::store_i16(buf.data(), 0);
+  be::store_i64(&buf[2], offset);
+  be::store_u32(&buf[10], crc32c::value(buf.data(), 10));
+  const std::string tmp = dir + "/" + temp;
+  {
+    auto created = fs.create(tmp);
+    if (!created) return created.error();
+    auto& f = created.value();
+    if (auto ec = f->truncate(0)) return ec;
+    if (auto ec = f->pwrite(0, buf)) return ec;
+    if (auto ec = f->fdatasync()) return ec;
+  }
+  if (auto ec = fs.rename(tmp, dir + "/" + name)) return ec;
+  return fs.sync_dir(dir);
+}
 
 // LogAppendTime, as Kafka stamps a batch in place: attribute bit and maxTimestamp; both lie in
 // the CRC's range, so the CRC is recomputed.
@@ -128,12 +167,14 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
         // Any sync resets the flush policy's counters.
         p->_unsynced_records = 0;
         p->_last_sync_ms = p->_now_ms;
-        return group_commit::target{p->_segments.back()->shared_log_file(), p->log_end_offset(),
-                                    p->_written_end};
+        return group_commit::target{p->_unflushed, p->_segments.back()->shared_log_file(),
+                                    p->log_end_offset(), p->_written_end};
       });
+  l->_gc->on_durable([p = l.get()](int64_t end) { p->on_durable(end); });
   if (auto ec = fs.mkdir(l->_dir)) return ec;
   if (auto ec = compaction::recover(fs, l->_dir)) return ec;
   SLUICE_TRY(marker, take_marker(fs, l->_dir));
+  SLUICE_TRY(point, read_offset_file(fs, l->_dir + "/" + kRecoveryPointFile));
   SLUICE_TRY(names, fs.list_dir(l->_dir));
   std::vector<int64_t> bases;
   for (const auto& name : names) {
@@ -150,27 +191,58 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
     if (auto ec = l->load_start_offset()) return ec;
     return l;
   }
+  std::unique_ptr<segment> clean_active;
+  if (marker) clean_active = open_clean(fs, l->_dir, bases.back(), l->seg_opts(), *marker);
+  // A roll leaves the closed segment's fdatasync to the next group-commit sync, and only then
+  // moves the recovery point past it. So after a crash every segment from the recovery point on
+  // may have lost data; without the file (a log from before it existed) only the active one.
+  const int64_t recover_from = clean_active || !point ? bases.back() : *point;
   for (size_t i = 0; i < bases.size(); ++i) {
     const bool active = i + 1 == bases.size();
-    if (active && marker) {
-      if (auto s = open_clean(fs, l->_dir, bases[i], l->seg_opts(), *marker)) {
-        if (!l->_segments.empty() && s->base_offset() < l->_segments.back()->next_offset()) {
-          return errc::invalid_data;
-        }
-        l->_recovery = recovery_result{s->size_bytes(), 0, 0};
-        l->_opened_clean = true;
-        l->_segments.push_back(std::move(s));
-        break;
-      }
+    const bool recover = bases[i] >= recover_from && !(active && clean_active);
+    std::unique_ptr<segment> s;
+    if (active && clean_active) {
+      s = std::move(clean_active);
+      l->_recovery = recovery_result{s->size_bytes(), 0, 0};
+      l->_opened_clean = true;
+    } else if (recover) {
+      recovery_result r;
+      SLUICE_TRY(opened, segment::open_and_recover(fs, l->_dir, bases[i], l->seg_opts(), &r));
+      s = std::move(opened);
+      l->_recovery.valid_bytes += r.valid_bytes;
+      l->_recovery.truncated_bytes += r.truncated_bytes;
+      l->_recovery.batches += r.batches;
+    } else {
+      SLUICE_TRY(opened, segment::open(fs, l->_dir, bases[i], l->seg_opts()));
+      s = std::move(opened);
     }
-    auto s = active ? segment::open_and_recover(fs, l->_dir, bases[i], l->seg_opts(), &l->_recovery)
-                    : segment::open(fs, l->_dir, bases[i], l->seg_opts());
-    if (!s) return s.error();
     // Offsets only grow from one segment to the next.
-    if (!l->_segments.empty() && s.value()->base_offset() < l->_segments.back()->next_offset()) {
+    if (!l->_segments.empty() && s->base_offset() < l->_segments.back()->next_offset()) {
       return errc::invalid_data;
     }
-    l->_segments.push_back(std::move(s).value());
+    l->_segments.push_back(std::move(s));
+    if (active || !recover) continue;
+    segment& closed = *l->_segments.back();
+    // Rolled at exactly its next offset, and never compacted (compaction stops at the recovery
+    // point): if it now ends short, what followed it is after a hole and goes too (Kafka's rule).
+    if (closed.next_offset() != bases[i + 1]) {
+      if (auto ec = l->remove_segments_from(bases, i + 1)) return ec;
+      break;
+    }
+    (void)closed.write_index();  // the next open may trust it once the recovery point passes
+    // Read back, but perhaps only from the page cache (a process crash): sync before trusting.
+    l->_unflushed.push_back(closed.shared_log_file());
+    l->_unflushed_end = bases[i + 1];
+  }
+  if (point) {
+    l->_recovery_point = *point;
+    l->_recovery_point_written = true;
+  }
+  // Without the file every closed segment was synced at roll (or there is none); after a clean
+  // shutdown everything was.
+  if (l->_unflushed.empty() && l->_recovery_point != l->active_base_offset() &&
+      (l->_opened_clean || (!point && l->_segments.size() > 1))) {
+    if (auto ec = l->write_recovery_point(l->active_base_offset())) return ec;
   }
   l->reset_written_end();
   l->_active_since_ms = l->_segments.back()->first_batch_timestamp();
@@ -178,42 +250,42 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
   // After a clean shutdown everything was synced; otherwise the recovered tail may sit only in
   // the page cache, so the first durable wait syncs it.
   if (l->_opened_clean) l->_gc->mark_durable(l->log_end_offset());
+  if (!l->_unflushed.empty()) l->_gc->request_sync();
   return l;
 }
 
 std::error_code log::load_start_offset() {
   _log_start_offset = _segments.front()->base_offset();
-  auto f = _fs->open(_dir + "/" + kStartOffsetFile);
-  if (!f) return f.error() == errc::not_found ? std::error_code{} : f.error();
-  std::array<uint8_t, kStartOffsetSize + 1> buf;
-  auto n = f.value()->pread(0, buf);
-  if (!n) return n.error();
-  // Written by rename, so it is whole or absent; anything else is damage, not a crash.
-  if (n.value() != kStartOffsetSize || be::load_i16(buf.data()) != 0 ||
-      be::load_u32(&buf[10]) != crc32c::value(buf.data(), 10)) {
-    return errc::invalid_data;
-  }
+  auto start = read_offset_file(*_fs, _dir + "/" + kStartOffsetFile);
+  if (!start) return start.error();
   // Flushed before it was written, so it cannot pass the durable log end unless files were lost.
-  _log_start_offset = std::clamp(be::load_i64(&buf[2]), _log_start_offset, log_end_offset());
+  if (start.value()) {
+    _log_start_offset = std::clamp(*start.value(), _log_start_offset, log_end_offset());
+  }
   return {};
 }
 
 std::error_code log::write_start_offset(int64_t offset) {
-  std::array<uint8_t, kStartOffsetSize> buf;
-  be::store_i16(buf.data(), 0);
-  be::store_i64(&buf[2], offset);
-  be::store_u32(&buf[10], crc32c::value(buf.data(), 10));
-  const std::string tmp = _dir + "/" + kStartOffsetTemp;
-  {
-    auto created = _fs->create(tmp);
-    if (!created) return created.error();
-    auto& f = created.value();
-    if (auto ec = f->truncate(0)) return ec;
-    if (auto ec = f->pwrite(0, buf)) return ec;
-    if (auto ec = f->fdatasync()) return ec;
+  return write_offset_file(*_fs, _dir, kStartOffsetFile, kStartOffsetTemp, offset);
+}
+
+std::error_code log::write_recovery_point(int64_t offset) {
+  if (auto ec = write_offset_file(*_fs, _dir, kRecoveryPointFile, kRecoveryPointTemp, offset)) {
+    return ec;
   }
-  if (auto ec = _fs->rename(tmp, _dir + "/" + kStartOffsetFile)) return ec;
-  return _fs->sync_dir(_dir);
+  _recovery_point = offset;
+  _recovery_point_written = true;
+  return {};
+}
+
+void log::on_durable(int64_t durable_end) {
+  if (_unflushed.empty() || durable_end < _unflushed_end) return;
+  // Every segment below _unflushed_end is durable now: the next unclean open need not check them.
+  if (auto ec = write_recovery_point(_unflushed_end)) {
+    _gc->fail(ec);
+    return;
+  }
+  _unflushed.clear();
 }
 
 result<log::append_result> log::append(std::span<uint8_t> batch, int64_t now_ms) {
@@ -293,15 +365,10 @@ std::error_code log::roll() {
   if (_gc->error()) return errc::io_error;
   // Blocks reserved past the end only waste space (best effort, like the reservation).
   (void)active->trim();
-  // Only the active segment may have a torn tail after a crash: make the old one durable.
-  // Blocking, like today's roll; a background sync of this file may still be in flight, which
-  // is harmless (it holds its own reference to the file).
-  if (auto ec = active->flush()) {
-    _gc->fail(ec);
-    return errc::io_error;
-  }
-  _gc->count_fsync();
-  _gc->mark_durable(active->next_offset());
+  // The old segment's data is left to the next group-commit sync (below), not synced here: that
+  // fdatasync writes back up to a whole segment (1.5 s for 1 GiB on the benchmark VM) and would
+  // stall every partition and connection of this shard meanwhile. Until it is done the recovery
+  // point stays below the old segment, so an unclean open checks it again.
   // Unlike the offset index this one is not rebuilt for closed segments: it must be durable.
   if (auto ec = active->txn().sync()) {
     _gc->fail(ec);
@@ -311,9 +378,31 @@ std::error_code log::roll() {
   (void)active->write_index();
   auto s = segment::create(*_fs, _dir, active->next_offset(), seg_opts());
   if (!s) return s.error();
+  std::shared_ptr<file> closed = active->shared_log_file();
+  const int64_t closed_base = active->base_offset();
   _segments.push_back(std::move(s).value());
   reset_written_end();  // after the push: a snapshot in between pairs the old end with the new file
   _active_since_ms = -1;
+  if (auto ec = _fs->sync_dir(_dir)) return ec;
+  // Without the file, open() would take every closed segment for durable (as before rolls left
+  // their sync to group commit): write it once, while that is still true.
+  if (!_recovery_point_written) {
+    if (auto ec = write_recovery_point(closed_base)) return ec;
+  }
+  _unflushed.push_back(std::move(closed));
+  _unflushed_end = active_base_offset();
+  _gc->request_sync();
+  return {};
+}
+
+std::error_code log::remove_segments_from(const std::vector<int64_t>& bases, size_t first) {
+  for (size_t k = first; k < bases.size(); ++k) {
+    const int64_t base = bases[k];
+    if (auto ec = _fs->remove(_dir + "/" + segment::log_name(base))) return ec;
+    (void)_fs->remove(_dir + "/" + segment::index_name(base));
+    (void)_fs->remove(_dir + "/" + segment::time_index_name(base));
+    (void)_fs->remove(_dir + "/" + txn_index::name(base));
+  }
   return _fs->sync_dir(_dir);
 }
 
@@ -419,6 +508,13 @@ result<size_t> log::apply_retention(int64_t now_ms) {
 
 std::error_code log::flush() {
   if (_gc->error()) return errc::io_error;
+  for (const auto& f : _unflushed) {
+    _gc->count_fsync();
+    if (auto ec = f->fdatasync()) {
+      _gc->fail(ec);
+      return errc::io_error;
+    }
+  }
   if (auto ec = _segments.back()->flush()) {
     _gc->fail(ec);
     return errc::io_error;
@@ -427,6 +523,7 @@ std::error_code log::flush() {
   _unsynced_records = 0;
   _last_sync_ms = _now_ms;
   _gc->mark_durable(log_end_offset());
+  if (_gc->error()) return errc::io_error;  // the recovery point could not be written
   return {};
 }
 

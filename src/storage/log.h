@@ -12,9 +12,15 @@
 // - Appended data is durable only after a sync of the active segment: flush() (blocking), or
 //   wait_durable()/append_durable() (group commit, src/storage/group_commit.h: the fdatasync runs
 //   on log_options::sync_executor and completes on the owner thread via post_back), or the flush
-//   policy (flush.messages counted at append, flush.ms checked by tick()). Rolling fdatasyncs the
-//   old segment and its index, so after a crash only the active segment can have a torn tail;
-//   open() recovers it (scan, validate CRCs, truncate the tail, rebuild the index).
+//   policy (flush.messages counted at append, flush.ms checked by tick()). Rolling syncs the old
+//   segment's indexes but not its data: the roll asks group commit for a sync, which fdatasyncs
+//   the rolled segments before the active one, and then the log writes `recovery-point` (the
+//   base offset of the first segment that may not be durable; temp file, fdatasync, rename,
+//   directory sync). An unclean open() recovers every segment from the recovery point on (scan,
+//   validate CRCs, truncate the tail, rebuild the index); one that now ends before the next
+//   segment's base offset lost data, so everything after it is removed (Kafka's rule). Without
+//   the file (no roll yet, or a log from before it existed) only the active segment is
+//   recovered; the first roll writes it.
 // - The active segment reserves disk blocks ahead of its end (opts.reserve_bytes, segment.h);
 //   roll and close() free what is left past the end. Sizes and bytes are unaffected.
 // - A failed fdatasync fails the log: every durable waiter gets the error, and appends, waits
@@ -219,6 +225,9 @@ class log {
   // fdatasyncs of .log files (group commit, flush policy, flush(), roll); for metrics/benchmarks.
   uint64_t fsync_count() const { return _gc->fsync_count(); }
   int64_t durable_end_offset() const { return _gc->durable_end(); }
+  // Base offset of the first segment that may not be durable (see the contract); compaction
+  // leaves it and everything after it alone.
+  int64_t recovery_point() const { return _recovery_point; }
 
  private:
   log(file_system& fs, std::string dir, log_options opts)
@@ -234,6 +243,12 @@ class log {
   void request_sync();
   std::error_code load_start_offset();
   std::error_code write_start_offset(int64_t offset);
+  std::error_code write_recovery_point(int64_t offset);
+  // group_commit's durable_end moved: once the rolled segments are covered, the recovery point
+  // passes them.
+  void on_durable(int64_t durable_end);
+  // open(): removes the files of segments bases[first..] (after a hole).
+  std::error_code remove_segments_from(const std::vector<int64_t>& bases, size_t first);
   std::error_code remove_oldest_segment();
 
   file_system* _fs;
@@ -254,6 +269,12 @@ class log {
   int64_t _last_sync_ms = -1;  // tick time of the last sync start; -1 unknown
   int64_t _log_start_offset = 0;
   int64_t _active_since_ms = -1;  // first append to the active segment; -1 unknown
+  // Closed segments' .log files not yet known durable (rolled, or recovered by open()), oldest
+  // first; the next group-commit sync fdatasyncs them before the active segment.
+  std::vector<std::shared_ptr<file>> _unflushed;
+  int64_t _unflushed_end = 0;            // base offset of the segment after the last of them
+  int64_t _recovery_point = 0;           // as in the recovery-point file
+  bool _recovery_point_written = false;  // the file exists
 };
 
 }  // namespace sluice::storage

@@ -200,13 +200,15 @@ TEST(GroupCommit, RollAndCloseWhileASyncIsInFlight) {
   append_acked(*l, a);  // the sync holds the first segment's file
   for (int i = 0; i < 40; ++i) append_acked(*l, a);
   ASSERT_GT(l->segment_count(), 3u);
-  // Rolling made the closed segments durable, so their waiters are already done.
-  EXPECT_FALSE(a.ok.empty());
-  EXPECT_TRUE(std::is_sorted(a.ok.begin(), a.ok.end()));
+  // A roll leaves its segment's sync to group commit: nothing is durable before a sync runs.
+  EXPECT_TRUE(a.ok.empty());
+  EXPECT_LT(l->recovery_point(), l->active_base_offset());
   const int64_t end = l->log_end_offset();
   ASSERT_FALSE(l->close());  // syncs everything: every waiter completes now
   EXPECT_EQ(a.ok.size(), 41u);
+  EXPECT_TRUE(std::is_sorted(a.ok.begin(), a.ok.end()));
   EXPECT_EQ(a.ok.back(), end - 1);
+  EXPECT_EQ(l->recovery_point(), l->active_base_offset());
   l.reset();
   f.loop.run_all();  // the old sync runs against a file whose log is gone: still valid
   EXPECT_TRUE(a.failed.empty());

@@ -1,0 +1,180 @@
+// Rolling without blocking (src/storage/log.h): a roll leaves the closed segment's fdatasync to
+// the next group-commit sync, which syncs it before the active segment and then moves the
+// recovery point; an unclean open recovers every segment from the recovery point on and drops
+// what follows a segment that lost data. Syncs run on a hand-driven loop and the fault-injecting
+// file system's power_cut() drops whatever was not synced, so each case is exact.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "src/storage/compaction.h"
+#include "src/storage/log.h"
+#include "tests/unit/storage/durability_test_util.h"
+
+namespace sluice::storage {
+namespace {
+
+using testing::batch_for;
+using testing::check_log;
+using testing::manual_loop;
+using testing::temp_dir;
+
+struct fixture {
+  temp_dir dir;
+  posix_file_system posix;
+  fault_injection_file_system faulty{posix};
+  manual_loop loop;
+  log_options opts{.segment_bytes = 1024, .index_interval_bytes = 256};
+
+  fixture() {
+    opts.sync_executor = loop.blocking();
+    opts.post_back = loop.post_back();
+  }
+  std::string path() const { return dir.path() + "/p-0"; }
+  std::unique_ptr<log> open() {
+    auto l = log::open(faulty, path(), opts);
+    EXPECT_TRUE(l) << l.error().message();
+    return l ? std::move(l).value() : nullptr;
+  }
+  // Appends (not waiting for durability) until the log has `segments` segments.
+  void fill(log& l, size_t segments) {
+    while (l.segment_count() < segments) {
+      wire::bytes b = batch_for(l.log_end_offset());
+      ASSERT_TRUE(l.append(b));
+    }
+  }
+  bool exists(const std::string& name) const {
+    return std::filesystem::exists(path() + "/" + name);
+  }
+};
+
+TEST(Roll, DoesNotSyncTheClosedSegmentOnTheOwnerThread) {
+  fixture f;
+  auto l = f.open();
+  f.fill(*l, 2);
+  const int64_t rolled_at = l->active_base_offset();
+  // No fdatasync ran: the roll only queued one (the closed segment first, then the active one).
+  EXPECT_EQ(f.faulty.synced_size(f.path() + "/" + segment::log_name(0)), 0u);
+  EXPECT_EQ(f.loop.pending_syncs(), 1u);
+  EXPECT_EQ(l->recovery_point(), 0);
+  EXPECT_EQ(l->durable_end_offset(), 0);
+  f.loop.run_all();
+  EXPECT_GT(f.faulty.synced_size(f.path() + "/" + segment::log_name(0)), 0u);
+  EXPECT_GE(l->durable_end_offset(), rolled_at);
+  EXPECT_EQ(l->recovery_point(), rolled_at);
+  EXPECT_TRUE(f.exists("recovery-point"));
+}
+
+TEST(Roll, AWaiterInTheActiveSegmentWaitsForTheClosedOnesSync) {
+  fixture f;
+  auto l = f.open();
+  f.fill(*l, 3);
+  std::vector<std::error_code> done;
+  wire::bytes b = batch_for(l->log_end_offset());
+  ASSERT_TRUE(l->append_durable(b, [&](std::error_code ec) { done.push_back(ec); }));
+  f.faulty.fail_syncs(1);  // the first fdatasync of the sync (the oldest closed segment) fails
+  f.loop.run_all();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(done[0]);  // not acknowledged: older data it follows is not durable
+  EXPECT_TRUE(l->error());
+  EXPECT_EQ(l->recovery_point(), 0);
+}
+
+TEST(Roll, PowerCutBeforeTheSyncDropsEverythingAfterTheHole) {
+  fixture f;
+  int64_t durable = 0;
+  {
+    auto l = f.open();
+    f.fill(*l, 2);
+    f.loop.run_all();  // segment 0 durable, recovery point at segment 1
+    durable = l->log_end_offset();
+    f.fill(*l, 4);  // two more rolls, not synced
+    // Make the newest segment durable on its own (as writeback may): it follows a hole.
+    ASSERT_FALSE(f.faulty.open(f.path() + "/" + segment::log_name(l->active_base_offset()))
+                     .value()
+                     ->fdatasync());
+    ASSERT_GT(l->log_end_offset(), durable);
+    ASSERT_FALSE(f.faulty.power_cut());
+    f.loop.drop();
+  }
+  auto l = f.open();
+  ASSERT_TRUE(l);
+  // Segment 1 lost its data (never synced): it is the active segment now, nothing follows it.
+  EXPECT_EQ(l->segment_count(), 2u);
+  EXPECT_EQ(l->log_end_offset(), durable);
+  check_log(*l);
+  for (const auto& e : std::filesystem::directory_iterator(f.path())) {
+    int64_t base = -1;
+    if (e.path().extension() == ".log") base = std::stoll(e.path().stem().string());
+    EXPECT_LE(base, l->active_base_offset()) << e.path();
+  }
+  // Appends go on from the recovered end, with no hole.
+  wire::bytes b = batch_for(l->log_end_offset());
+  ASSERT_TRUE(l->append(b));
+  check_log(*l);
+}
+
+TEST(Roll, ProcessCrashKeepsRolledDataAndSyncsItBeforeMovingTheRecoveryPoint) {
+  fixture f;
+  int64_t end = 0;
+  {
+    auto l = f.open();
+    f.fill(*l, 3);
+    end = l->log_end_offset();
+    f.loop.drop();  // the process dies: the page cache (the files) keeps what was written
+  }
+  auto l = f.open();
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->log_end_offset(), end);
+  EXPECT_EQ(l->segment_count(), 3u);
+  EXPECT_FALSE(l->opened_clean());
+  // Recovered from page-cache contents only: not durable until synced.
+  EXPECT_EQ(l->recovery_point(), 0);
+  EXPECT_EQ(f.loop.pending_syncs(), 1u);
+  f.loop.run_all();
+  EXPECT_EQ(l->recovery_point(), l->active_base_offset());
+  check_log(*l);
+}
+
+TEST(Roll, CleanCloseMovesTheRecoveryPointToTheActiveSegment) {
+  fixture f;
+  {
+    auto l = f.open();
+    f.fill(*l, 3);
+    ASSERT_FALSE(l->close());
+    EXPECT_EQ(l->recovery_point(), l->active_base_offset());
+  }
+  f.loop.run_all();  // the rolls' syncs, queued before close() synced everything itself
+  auto l = f.open();
+  EXPECT_TRUE(l->opened_clean());
+  EXPECT_EQ(l->recovery_point(), l->active_base_offset());
+  EXPECT_EQ(f.loop.pending_syncs(), 0u);
+}
+
+TEST(Roll, CompactionLeavesSegmentsFromTheRecoveryPointOn) {
+  fixture f;
+  auto l = f.open();
+  f.fill(*l, 2);
+  f.loop.run_all();
+  f.fill(*l, 4);  // two rolls not yet synced
+  const auto all = l->segment_infos();
+  ASSERT_EQ(all.size(), 4u);
+  auto snap = compaction::snapshot(*l);
+  // Segment 0 may be cleaned; segment 1 (the recovery point) stands in for the active one.
+  ASSERT_EQ(snap.segments.size(), 2u);
+  EXPECT_EQ(snap.segments[1].base_offset, l->recovery_point());
+  f.loop.run_all();
+  EXPECT_EQ(compaction::snapshot(*l).segments.size(), 4u);
+}
+
+TEST(Roll, ALogWithoutTheFileWritesItAtItsFirstRoll) {
+  fixture f;
+  auto l = f.open();
+  EXPECT_FALSE(f.exists("recovery-point"));  // a new log: nothing to recover but the active one
+  f.fill(*l, 2);
+  EXPECT_TRUE(f.exists("recovery-point"));
+  EXPECT_EQ(l->recovery_point(), 0);
+}
+
+}  // namespace
+}  // namespace sluice::storage
