@@ -151,7 +151,7 @@ void group_commit::on_synced(int64_t end, std::error_code ec) {
     fail(ec);
     return;
   }
-  if (end > _durable_end && !advance(end)) return;
+  if (end >= _durable_end && !advance(end)) return;  // equal: a sync of rolled files only
   auto done = take_done(_durable_end);
   // Decide on the next sync before running completions: they may call wait() again.
   if (_snapshot && (!_waiters.empty() || _again)) {

@@ -167,7 +167,9 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
         // Any sync resets the flush policy's counters.
         p->_unsynced_records = 0;
         p->_last_sync_ms = p->_now_ms;
-        return group_commit::target{p->_unflushed, p->_segments.back()->shared_log_file(),
+        std::vector<std::shared_ptr<file>> before;
+        for (const auto& u : p->_unflushed) before.push_back(u.f);
+        return group_commit::target{std::move(before), p->_segments.back()->shared_log_file(),
                                     p->log_end_offset(), p->_written_end};
       });
   l->_gc->on_durable([p = l.get()](int64_t end) { p->on_durable(end); });
@@ -196,7 +198,8 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
   // A roll leaves the closed segment's fdatasync to the next group-commit sync, and only then
   // moves the recovery point past it. So after a crash every segment from the recovery point on
   // may have lost data; without the file (a log from before it existed) only the active one.
-  const int64_t recover_from = clean_active || !point ? bases.back() : *point;
+  const int64_t recover_from =
+      clean_active || !point ? bases.back() : std::min(*point, bases.back());
   for (size_t i = 0; i < bases.size(); ++i) {
     const bool active = i + 1 == bases.size();
     const bool recover = bases[i] >= recover_from && !(active && clean_active);
@@ -225,24 +228,27 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
     segment& closed = *l->_segments.back();
     // Rolled at exactly its next offset, and never compacted (compaction stops at the recovery
     // point): if it now ends short, what followed it is after a hole and goes too (Kafka's rule).
-    if (closed.next_offset() != bases[i + 1]) {
+    if (closed.next_offset() > bases[i + 1]) return errc::invalid_data;  // overlap: damage
+    if (closed.next_offset() < bases[i + 1]) {
       if (auto ec = l->remove_segments_from(bases, i + 1)) return ec;
       break;
     }
-    (void)closed.write_index();  // the next open may trust it once the recovery point passes
+    // Recovery rewrote its indexes without a sync; they must be durable before the recovery
+    // point passes it (the offset index is checked again on open, the txn index is not).
+    if (auto ec = closed.txn().sync()) return ec;
+    (void)closed.write_index();
     // Read back, but perhaps only from the page cache (a process crash): sync before trusting.
-    l->_unflushed.push_back(closed.shared_log_file());
-    l->_unflushed_end = bases[i + 1];
+    l->_unflushed.push_back({closed.shared_log_file(), bases[i + 1]});
   }
   if (point) {
     l->_recovery_point = *point;
     l->_recovery_point_written = true;
   }
   // Without the file every closed segment was synced at roll (or there is none); after a clean
-  // shutdown everything was.
+  // shutdown everything was. Best effort: a stale recovery point only means a longer recovery.
   if (l->_unflushed.empty() && l->_recovery_point != l->active_base_offset() &&
       (l->_opened_clean || (!point && l->_segments.size() > 1))) {
-    if (auto ec = l->write_recovery_point(l->active_base_offset())) return ec;
+    (void)l->write_recovery_point(l->active_base_offset());
   }
   l->reset_written_end();
   l->_active_since_ms = l->_segments.back()->first_batch_timestamp();
@@ -279,13 +285,13 @@ std::error_code log::write_recovery_point(int64_t offset) {
 }
 
 void log::on_durable(int64_t durable_end) {
-  if (_unflushed.empty() || durable_end < _unflushed_end) return;
-  // Every segment below _unflushed_end is durable now: the next unclean open need not check them.
-  if (auto ec = write_recovery_point(_unflushed_end)) {
-    _gc->fail(ec);
-    return;
-  }
-  _unflushed.clear();
+  // The rolled segments below durable_end were synced (a sync covers them before the active one).
+  size_t synced = 0;
+  while (synced < _unflushed.size() && _unflushed[synced].end <= durable_end) ++synced;
+  if (synced == 0) return;
+  // Best effort: a stale recovery point is safe (a longer recovery); keep them and retry later.
+  if (write_recovery_point(_unflushed[synced - 1].end)) return;
+  _unflushed.erase(_unflushed.begin(), _unflushed.begin() + static_cast<ptrdiff_t>(synced));
 }
 
 result<log::append_result> log::append(std::span<uint8_t> batch, int64_t now_ms) {
@@ -376,21 +382,23 @@ std::error_code log::roll() {
   }
   // The index is an accelerator that open() validates and rebuilds; a failure here is not fatal.
   (void)active->write_index();
+  // Without the file, open() would take every closed segment for durable (as before rolls left
+  // their sync to group commit): write it once, while that is still true. Nothing changed yet
+  // if this (or the create) fails; the next append tries the roll again.
+  if (!_recovery_point_written) {
+    if (auto ec = write_recovery_point(active->base_offset())) return ec;
+  }
   auto s = segment::create(*_fs, _dir, active->next_offset(), seg_opts());
   if (!s) return s.error();
-  std::shared_ptr<file> closed = active->shared_log_file();
-  const int64_t closed_base = active->base_offset();
+  _unflushed.push_back({active->shared_log_file(), active->next_offset()});
   _segments.push_back(std::move(s).value());
   reset_written_end();  // after the push: a snapshot in between pairs the old end with the new file
   _active_since_ms = -1;
-  if (auto ec = _fs->sync_dir(_dir)) return ec;
-  // Without the file, open() would take every closed segment for durable (as before rolls left
-  // their sync to group commit): write it once, while that is still true.
-  if (!_recovery_point_written) {
-    if (auto ec = write_recovery_point(closed_base)) return ec;
+  // The new file's name must be durable before anything appended to it is called durable.
+  if (auto ec = _fs->sync_dir(_dir)) {
+    _gc->fail(ec);
+    return errc::io_error;
   }
-  _unflushed.push_back(std::move(closed));
-  _unflushed_end = active_base_offset();
   _gc->request_sync();
   return {};
 }
@@ -508,9 +516,9 @@ result<size_t> log::apply_retention(int64_t now_ms) {
 
 std::error_code log::flush() {
   if (_gc->error()) return errc::io_error;
-  for (const auto& f : _unflushed) {
+  for (const auto& u : _unflushed) {
     _gc->count_fsync();
-    if (auto ec = f->fdatasync()) {
+    if (auto ec = u.f->fdatasync()) {
       _gc->fail(ec);
       return errc::io_error;
     }

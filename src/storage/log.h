@@ -16,11 +16,11 @@
 //   segment's indexes but not its data: the roll asks group commit for a sync, which fdatasyncs
 //   the rolled segments before the active one, and then the log writes `recovery-point` (the
 //   base offset of the first segment that may not be durable; temp file, fdatasync, rename,
-//   directory sync). An unclean open() recovers every segment from the recovery point on (scan,
-//   validate CRCs, truncate the tail, rebuild the index); one that now ends before the next
-//   segment's base offset lost data, so everything after it is removed (Kafka's rule). Without
-//   the file (no roll yet, or a log from before it existed) only the active segment is
-//   recovered; the first roll writes it.
+//   directory sync; best effort on the owner thread: a stale one only makes recovery longer). An
+//   unclean open() recovers every segment from the recovery point on (scan, validate CRCs, truncate
+//   the tail, rebuild the index); one that now ends before the next segment's base offset lost
+//   data, so everything after it is removed (Kafka's rule). Without the file (no roll yet, or a log
+//   from before it existed) only the active segment is recovered; the first roll writes it.
 // - The active segment reserves disk blocks ahead of its end (opts.reserve_bytes, segment.h);
 //   roll and close() free what is left past the end. Sizes and bytes are unaffected.
 // - A failed fdatasync fails the log: every durable waiter gets the error, and appends, waits
@@ -55,9 +55,9 @@
 // - Aborted transactions (src/storage/txn_index.h): append_aborted() adds an ABORT marker's
 //   entry to the index of the segment holding the marker (the active one); a failure fails the
 //   log like a failed fsync, since a read_committed reader would otherwise see aborted records.
-//   Rolling and close() fdatasync the index with its segment; retention and compaction remove
-//   or merge it with its segment. collect_aborted() answers read_committed fetches.
-//   The active segment's entries are rebuilt on every open that replays it
+//   Rolling and close() fdatasync the index (a roll before its segment's data); retention and
+//   compaction remove or merge it with its segment. collect_aborted() answers read_committed
+//   fetches. The active segment's entries are rebuilt on every open that replays it
 //   (producer_state::load: begin_txn_rebuild(), then append_aborted() per replayed marker).
 //
 // Thread safety: none. A log is owned by one shard and touched only from its thread
@@ -215,14 +215,14 @@ class log {
     return total;
   }
   const std::string& dir() const { return _dir; }
-  // What open() found and dropped in the active segment.
-  // What open() found and dropped in the active segment (all zero but valid_bytes when the
-  // scan was skipped after a clean shutdown).
+  // What open() found and dropped in the segments it recovered, summed (all zero but valid_bytes
+  // when the  // scan was skipped after a clean shutdown).
   const recovery_result& recovery() const { return _recovery; }
   bool opened_clean() const { return _opened_clean; }
   // errc::io_error once a sync failed (see the contract).
   std::error_code error() const { return _gc->error(); }
-  // fdatasyncs of .log files (group commit, flush policy, flush(), roll); for metrics/benchmarks.
+  // fdatasyncs of .log files (group commit, rolled segments included; flush policy; flush());
+  // for metrics/benchmarks.
   uint64_t fsync_count() const { return _gc->fsync_count(); }
   int64_t durable_end_offset() const { return _gc->durable_end(); }
   // Base offset of the first segment that may not be durable (see the contract); compaction
@@ -270,9 +270,13 @@ class log {
   int64_t _log_start_offset = 0;
   int64_t _active_since_ms = -1;  // first append to the active segment; -1 unknown
   // Closed segments' .log files not yet known durable (rolled, or recovered by open()), oldest
-  // first; the next group-commit sync fdatasyncs them before the active segment.
-  std::vector<std::shared_ptr<file>> _unflushed;
-  int64_t _unflushed_end = 0;            // base offset of the segment after the last of them
+  // first, with their end offsets (the next segment's base); the next group-commit sync
+  // fdatasyncs them before the active segment.
+  struct unflushed_segment {
+    std::shared_ptr<file> f;
+    int64_t end = 0;
+  };
+  std::vector<unflushed_segment> _unflushed;
   int64_t _recovery_point = 0;           // as in the recovery-point file
   bool _recovery_point_written = false;  // the file exists
 };

@@ -11,9 +11,9 @@
 //   On a failed write the .log is truncated back, so the segment stays as it was; if even that
 //   fails the segment refuses further appends (errc::io_error) until it is reopened.
 // - Index entries (relative base offset, position) are kept in memory and written to .index by
-//   write_index(); the index of the active segment is rebuilt by recover() after a restart, so
-//   it need not be durable. A batch gets an entry once index_interval_bytes of batches were
-//   appended since the previous entry.
+//   write_index(); the index of a segment that open_and_recover() rebuilds (the active one, and
+//   after a crash those from the log's recovery point on) need not be durable. A batch gets an
+//   entry once index_interval_bytes of batches were appended since the previous entry.
 // - The time index gets an entry (max timestamp so far, base offset of the batch that reached
 //   it) whenever the offset index gets one and the max timestamp grew since the last entry, as
 //   Kafka does; timestamps strictly increase. Timestamps are the batch headers' maxTimestamp

@@ -80,6 +80,37 @@ TEST(Roll, AWaiterInTheActiveSegmentWaitsForTheClosedOnesSync) {
   EXPECT_EQ(l->recovery_point(), 0);
 }
 
+TEST(Roll, TheRecoveryPointPassesEachRolledSegmentOnceASyncCoversIt) {
+  fixture f;
+  auto l = f.open();
+  f.fill(*l, 2);
+  f.loop.run_syncs();  // segments 0 and 1 (as far as written) synced; completion not yet posted
+  f.fill(*l, 3);       // rolls 1 -> 2 meanwhile
+  const auto infos = l->segment_infos();
+  f.loop.run_posted();
+  // The sync covered segment 0 but not all of segment 1: the point moves past 0 only.
+  EXPECT_EQ(l->recovery_point(), infos[1].base_offset);
+  f.loop.run_all();  // the next sync (started by the second roll) covers segment 1
+  EXPECT_EQ(l->recovery_point(), infos[2].base_offset);
+}
+
+TEST(Roll, AFailedRecoveryPointWriteIsRetriedNotFatal) {
+  fixture f;
+  auto l = f.open();
+  f.fill(*l, 2);
+  f.faulty.fail_writes(fault_injection_file_system::fault::io_error, 1);
+  f.loop.run_all();  // the sync succeeds; writing the recovery point after it fails
+  EXPECT_FALSE(l->error());
+  EXPECT_EQ(l->recovery_point(), 0);
+  std::vector<std::error_code> done;
+  wire::bytes b = batch_for(l->log_end_offset());
+  ASSERT_TRUE(l->append_durable(b, [&](std::error_code ec) { done.push_back(ec); }));
+  f.loop.run_all();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_FALSE(done[0]);
+  EXPECT_EQ(l->recovery_point(), l->active_base_offset());
+}
+
 TEST(Roll, PowerCutBeforeTheSyncDropsEverythingAfterTheHole) {
   fixture f;
   int64_t durable = 0;
