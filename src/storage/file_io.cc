@@ -219,6 +219,7 @@ class fault_file final : public file {
   }
 
   std::error_code fdatasync() override {
+    _fs->maybe_hold_sync();
     if (_fs->take_sync_fault()) return errc::io_error;
     if (auto ec = _inner->fdatasync()) return ec;
     auto s = _inner->size();
@@ -277,6 +278,28 @@ bool fault_injection_file_system::take_write_fault(fault& f) {
   --_write_faults;
   f = _write_fault;
   return true;
+}
+
+void fault_injection_file_system::hold_syncs(bool on) {
+  {
+    std::lock_guard lock(_hold_mu);
+    _hold = on;
+  }
+  _hold_cv.notify_all();
+}
+
+void fault_injection_file_system::wait_for_held_sync() {
+  std::unique_lock lock(_hold_mu);
+  _hold_cv.wait(lock, [this] { return _held > 0; });
+}
+
+void fault_injection_file_system::maybe_hold_sync() {
+  std::unique_lock lock(_hold_mu);
+  if (!_hold) return;
+  ++_held;
+  _hold_cv.notify_all();
+  _hold_cv.wait(lock, [this] { return !_hold; });
+  --_held;
 }
 
 bool fault_injection_file_system::take_sync_fault() {

@@ -24,9 +24,11 @@
 // run on a background thread while its owner keeps writing (group commit; the kernel makes that
 // safe). fault_injection_file_system is single-threaded: drive its syncs from the owner thread.
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <system_error>
@@ -121,6 +123,11 @@ class fault_injection_file_system final : public file_system {
   void fail_reserves(int count) { _reserve_faults = count; }
   // reserve calls that reached the inner file system (succeeded or not) since construction.
   int reserves() const { return _reserves; }
+  // While on, every fdatasync waits (on its own thread) until this is turned off, so a test can
+  // look at the world while a sync is inside it; wait_for_held_sync() returns once one waits.
+  // Thread-safe, unlike the rest of this class.
+  void hold_syncs(bool on);
+  void wait_for_held_sync();
   // Drops everything not fdatasync'ed. Open handles must not be used afterwards.
   std::error_code power_cut();
   // Size at the last fdatasync of `path` (0 if never synced or unknown).
@@ -141,6 +148,7 @@ class fault_injection_file_system final : public file_system {
   bool take_sync_fault();
   bool take_read_fault();
   bool take_reserve_fault();
+  void maybe_hold_sync();
   result<std::unique_ptr<file>> wrap(result<std::unique_ptr<file>> f, bool existed);
 
   file_system* _inner;
@@ -154,6 +162,10 @@ class fault_injection_file_system final : public file_system {
   int _read_faults = 0;
   int _reserve_faults = 0;
   int _reserves = 0;
+  std::mutex _hold_mu;
+  std::condition_variable _hold_cv;
+  bool _hold = false;  // under _hold_mu
+  int _held = 0;       // syncs waiting; under _hold_mu
 };
 
 }  // namespace sluice::storage

@@ -95,7 +95,13 @@ metrics::histogram& fsync_seconds() {
   return h;
 }
 
+std::atomic<int> g_rolled_syncs{0};
+
 }  // namespace
+
+int group_commit::rolled_syncs_in_flight() {
+  return g_rolled_syncs.load(std::memory_order_relaxed);
+}
 
 void group_commit::start_sync() {
   target t = _snapshot();
@@ -105,10 +111,13 @@ void group_commit::start_sync() {
   auto self = shared_from_this();
   auto sync = [self, t = std::move(t)]() mutable {
     std::error_code ec;
+    const bool rolled = !t.before.empty();
+    if (rolled) g_rolled_syncs.fetch_add(1, std::memory_order_relaxed);
     for (auto& f : t.before) {
       if (!ec) ec = f->fdatasync();
       f.reset();
     }
+    if (rolled) g_rolled_syncs.fetch_sub(1, std::memory_order_relaxed);
     // Everything written to the file before fdatasync is called is covered by it.
     int64_t end = t.end_offset;
     if (t.written_end) end = std::max(end, t.written_end->load(std::memory_order_acquire));

@@ -129,6 +129,12 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
   // covered by an in-flight sync fail with errc::io_error.
   void detach();
 
+  // Syncs writing back rolled segments right now, across every log of the process. While one
+  // runs, the disk queue holds up to a whole segment of writes, and a metadata read queued
+  // behind it can take a second on the benchmark VM; segments skip their block reservation
+  // meanwhile (log.cc), since fallocate may read block bitmaps on the shard thread.
+  static int rolled_syncs_in_flight();
+
   int64_t durable_end() const { return _durable_end; }
   std::error_code error() const { return _error; }
   bool sync_in_flight() const { return _in_flight; }

@@ -234,7 +234,8 @@ class log {
       : _fs(&fs), _dir(std::move(dir)), _opts(opts) {}
 
   segment_options seg_opts() const {
-    return {_opts.index_interval_bytes, std::min(_opts.reserve_bytes, _opts.segment_bytes)};
+    return {_opts.index_interval_bytes, std::min(_opts.reserve_bytes, _opts.segment_bytes),
+            [] { return group_commit::rolled_syncs_in_flight() > 0; }};
   }
   // Opens the active segment without a scan if the clean-shutdown marker vouches for it.
   static std::unique_ptr<segment> open_clean(file_system& fs, const std::string& dir, int64_t base,

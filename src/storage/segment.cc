@@ -318,7 +318,8 @@ result<segment::appended> segment::append(std::span<uint8_t> batch) {
   }
   // Assigning the offset touches only baseOffset, which the CRC does not cover.
   be::store_i64(batch.data(), _next_offset);
-  if (_opts.reserve_bytes > 0 && _size + batch.size() > _reserved) {
+  if (_opts.reserve_bytes > 0 && _size + batch.size() > _reserved &&
+      !(_opts.reserve_paused && _opts.reserve_paused())) {
     reserve_ahead(_size + batch.size());
   }
   if (auto ec = _log->pwrite(_size, batch)) {

@@ -31,10 +31,13 @@
 //   [64 KiB, reserve_bytes]. ext4 then skips its per-page delayed-allocation bookkeeping for
 //   the appended bytes (docs/performance.md, storage section). A failed reservation is ignored:
 //   the write itself reports ENOSPC. trim() frees blocks reserved past the end (roll, close).
+//   opts.reserve_paused skips it while true (the log pauses it while a sync writes back rolled
+//   segments: group_commit::rolled_syncs_in_flight()).
 //
 // Thread safety: none; a segment belongs to its log, which belongs to one shard.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -52,6 +55,9 @@ namespace sluice::storage {
 struct segment_options {
   uint32_t index_interval_bytes = 4096;
   uint64_t reserve_bytes = 0;  // largest step of blocks reserved ahead of the end; 0: none
+  // While it returns true, append() reserves nothing (ext4 then allocates at writeback); empty:
+  // never paused.
+  std::function<bool()> reserve_paused = nullptr;
 };
 
 // A byte range of a segment's .log: whole batches.

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <deque>
 #include <filesystem>
+#include <thread>
 
 #include "src/storage/log.h"
 #include "src/storage/segment.h"
@@ -131,6 +133,51 @@ TEST(Reserve, LogRollAndCloseLeaveNoBlocksPastTheEnd) {
   EXPECT_LE(allocated(active), blocks_for(std::filesystem::file_size(active)));
   auto l = log::open(fs, ldir, opts).value();
   EXPECT_TRUE(l->opened_clean());
+}
+
+TEST(Reserve, NothingIsReservedWhilePaused) {
+  temp_dir dir;
+  posix_file_system fs;
+  fault_injection_file_system faulty(fs);
+  bool paused = true;
+  auto s = segment::create(faulty, dir.path(), 0,
+                           {.index_interval_bytes = 4096,
+                            .reserve_bytes = 1024 * kKiB,
+                            .reserve_paused = [&] { return paused; }})
+               .value();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(append(*s, make_batch(10, 1000)));
+  EXPECT_EQ(faulty.reserves(), 0);
+  paused = false;
+  ASSERT_TRUE(append(*s, make_batch(10, 1000)));
+  EXPECT_EQ(faulty.reserves(), 1);
+}
+
+// While a sync writes back rolled segments, every log's segments pause their reservation.
+TEST(Reserve, PausedWhileASyncWritesBackARolledSegment) {
+  temp_dir dir;
+  posix_file_system fs;
+  fault_injection_file_system faulty(fs);
+  std::deque<task> syncs;
+  log_options opts{.segment_bytes = 64 * kKiB};
+  opts.sync_executor = [&](task t) { syncs.push_back(std::move(t)); };
+  auto rolling = log::open(faulty, dir.path() + "/r-0", opts).value();
+  auto other = log::open(faulty, dir.path() + "/o-0", log_options{}).value();
+  while (rolling->segment_count() < 2) ASSERT_TRUE(append(*rolling, make_batch(1, 1000)));
+  ASSERT_EQ(syncs.size(), 1u);
+  // Run the rolled segment's sync on another thread and append to the other log while the
+  // sync is inside it: the fault file system lets a test hold an fdatasync (hold_syncs).
+  faulty.hold_syncs(true);
+  std::thread t([&] { syncs.front()(); });
+  faulty.wait_for_held_sync();
+  EXPECT_EQ(group_commit::rolled_syncs_in_flight(), 1);
+  const int before = faulty.reserves();
+  ASSERT_TRUE(append(*other, make_batch(1, 100 * 1000)));
+  EXPECT_EQ(faulty.reserves(), before);
+  faulty.hold_syncs(false);
+  t.join();
+  EXPECT_EQ(group_commit::rolled_syncs_in_flight(), 0);
+  ASSERT_TRUE(append(*other, make_batch(1, 100 * 1000)));
+  EXPECT_GT(faulty.reserves(), before);
 }
 
 TEST(Reserve, FailedReservationsDoNotFailAppends) {
