@@ -116,6 +116,28 @@ class posix_file final : public file {
   uint64_t _end;
 };
 
+}  // namespace
+
+std::error_code replace_file(file_system& fs, const std::string& dir, const std::string& name,
+                             const std::string& temp, std::span<const uint8_t> bytes,
+                             bool durable) {
+  const std::string tmp = dir + "/" + temp;
+  {
+    auto created = fs.create(tmp);
+    if (!created) return created.error();
+    auto& f = created.value();
+    if (auto ec = f->truncate(0)) return ec;
+    if (auto ec = f->pwrite(0, bytes)) return ec;
+    if (durable) {
+      if (auto ec = f->fdatasync()) return ec;
+    }
+  }
+  if (auto ec = fs.rename(tmp, dir + "/" + name)) return ec;
+  return durable ? fs.sync_dir(dir) : std::error_code{};
+}
+
+namespace {
+
 result<std::unique_ptr<file>> open_posix(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_RDWR | O_CLOEXEC, 0644);
   if (fd < 0) return last_error();

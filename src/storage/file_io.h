@@ -71,6 +71,14 @@ class file_system {
 };
 
 // open(2)/pread/pwrite/fdatasync. Retries EINTR and short transfers.
+// Replaces `dir`/`name` with `bytes` so that a crash leaves the old file or the new one, never a
+// mix: written to `dir`/`temp` (truncated first), fdatasync'ed, renamed over `name`, directory
+// synced. With durable = false both syncs are skipped (the file may then be lost or old after
+// a crash, but never torn).
+std::error_code replace_file(file_system& fs, const std::string& dir, const std::string& name,
+                             const std::string& temp, std::span<const uint8_t> bytes,
+                             bool durable = true);
+
 class posix_file_system final : public file_system {
  public:
   result<std::unique_ptr<file>> open(const std::string& path) override;

@@ -45,17 +45,7 @@ std::error_code write_offset_file(file_system& fs, const std::string& dir, const
   be::store_i16(buf.data(), 0);
   be::store_i64(&buf[2], offset);
   be::store_u32(&buf[10], crc32c::value(buf.data(), 10));
-  const std::string tmp = dir + "/" + temp;
-  {
-    auto created = fs.create(tmp);
-    if (!created) return created.error();
-    auto& f = created.value();
-    if (auto ec = f->truncate(0)) return ec;
-    if (auto ec = f->pwrite(0, buf)) return ec;
-    if (auto ec = f->fdatasync()) return ec;
-  }
-  if (auto ec = fs.rename(tmp, dir + "/" + name)) return ec;
-  return fs.sync_dir(dir);
+  return replace_file(fs, dir, name, temp, buf);
 }
 
 // LogAppendTime, as Kafka stamps a batch in place: attribute bit and maxTimestamp; both lie in
@@ -583,16 +573,7 @@ std::error_code log::write_clean_marker() {
     if (!r) return r.error();
     m.last_batch_position = r.value().position;
   }
-  const std::string temp = _dir + "/" + kMarkerTemp;
-  auto f = _fs->create(temp);
-  if (!f) return f.error();
-  const wire::bytes b = encode_marker(m);
-  if (auto ec = f.value()->truncate(0)) return ec;
-  if (auto ec = f.value()->pwrite(0, b)) return ec;
-  if (auto ec = f.value()->fdatasync()) return ec;
-  f.value().reset();
-  if (auto ec = _fs->rename(temp, _dir + "/" + kMarkerName)) return ec;
-  return _fs->sync_dir(_dir);
+  return replace_file(*_fs, _dir, kMarkerName, kMarkerTemp, encode_marker(m));
 }
 
 std::error_code log::append_aborted(const aborted_txn& e) {

@@ -311,21 +311,7 @@ result<producer_state> producer_state::load(file_system& fs, log& lg, size_t* re
 std::error_code producer_state::write_snapshot(file_system& fs, const std::string& dir,
                                                int64_t offset, bool durable) {
   const std::vector<uint8_t> bytes = encode();
-  const std::string tmp = dir + "/" + kTemp;
-  {
-    auto created = fs.create(tmp);
-    if (!created) return created.error();
-    auto& f = created.value();
-    if (auto ec = f->truncate(0)) return ec;
-    if (auto ec = f->pwrite(0, bytes)) return ec;
-    if (durable) {
-      if (auto ec = f->fdatasync()) return ec;
-    }
-  }
-  if (auto ec = fs.rename(tmp, dir + "/" + snapshot_name(offset))) return ec;
-  if (durable) {
-    if (auto ec = fs.sync_dir(dir)) return ec;
-  }
+  if (auto ec = replace_file(fs, dir, snapshot_name(offset), kTemp, bytes, durable)) return ec;
   auto offsets = list_snapshots(fs, dir);
   if (!offsets) return offsets.error();
   for (size_t i = kSnapshotsKept; i < offsets.value().size(); ++i) {
