@@ -158,7 +158,9 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
         p->_unsynced_records = 0;
         p->_last_sync_ms = p->_now_ms;
         std::vector<std::shared_ptr<file>> before;
-        for (const auto& u : p->_unflushed) before.push_back(u.f);
+        for (const auto& u : p->_unflushed) {
+          before.insert(before.end(), u.files.begin(), u.files.end());
+        }
         return group_commit::target{std::move(before), p->_segments.back()->shared_log_file(),
                                     p->log_end_offset(), p->_written_end};
       });
@@ -224,11 +226,12 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
       break;
     }
     // Recovery rewrote its indexes without a sync; they must be durable before the recovery
-    // point passes it (the offset index is checked again on open, the txn index is not).
+    // point passes it: the txn index now (it is not checked again on open), the others with
+    // the segment's data (group commit, below).
     if (auto ec = closed.txn().sync()) return ec;
-    (void)closed.write_index();
+    (void)closed.write_index(false);
     // Read back, but perhaps only from the page cache (a process crash): sync before trusting.
-    l->_unflushed.push_back({closed.shared_log_file(), bases[i + 1]});
+    l->_unflushed.push_back({closed.durable_files(), bases[i + 1]});
   }
   if (point) {
     l->_recovery_point = *point;
@@ -371,7 +374,9 @@ std::error_code log::roll() {
     return errc::io_error;
   }
   // The index is an accelerator that open() validates and rebuilds; a failure here is not fatal.
-  (void)active->write_index();
+  // Its fdatasyncs go with the segment's (durable_files()): here they would wait behind other
+  // partitions' writeback on the shard thread (docs/performance.md, change 12).
+  (void)active->write_index(false);
   // Without the file, open() would take every closed segment for durable (as before rolls left
   // their sync to group commit): write it once, while that is still true. Nothing changed yet
   // if this (or the create) fails; the next append tries the roll again.
@@ -380,7 +385,7 @@ std::error_code log::roll() {
   }
   auto s = segment::create(*_fs, _dir, active->next_offset(), seg_opts());
   if (!s) return s.error();
-  _unflushed.push_back({active->shared_log_file(), active->next_offset()});
+  _unflushed.push_back({active->durable_files(), active->next_offset()});
   _segments.push_back(std::move(s).value());
   reset_written_end();  // after the push: a snapshot in between pairs the old end with the new file
   _active_since_ms = -1;
@@ -508,9 +513,11 @@ std::error_code log::flush() {
   if (_gc->error()) return errc::io_error;
   for (const auto& u : _unflushed) {
     _gc->count_fsync();
-    if (auto ec = u.f->fdatasync()) {
-      _gc->fail(ec);
-      return errc::io_error;
+    for (const auto& f : u.files) {
+      if (auto ec = f->fdatasync()) {
+        _gc->fail(ec);
+        return errc::io_error;
+      }
     }
   }
   if (auto ec = _segments.back()->flush()) {

@@ -13,14 +13,15 @@
 //   wait_durable()/append_durable() (group commit, src/storage/group_commit.h: the fdatasync runs
 //   on log_options::sync_executor and completes on the owner thread via post_back), or the flush
 //   policy (flush.messages counted at append, flush.ms checked by tick()). Rolling syncs the old
-//   segment's indexes but not its data: the roll asks group commit for a sync, which fdatasyncs
-//   the rolled segments before the active one, and then the log writes `recovery-point` (the
-//   base offset of the first segment that may not be durable; temp file, fdatasync, rename,
-//   directory sync; best effort on the owner thread: a stale one only makes recovery longer). An
-//   unclean open() recovers every segment from the recovery point on (scan, validate CRCs, truncate
-//   the tail, rebuild the index); one that now ends before the next segment's base offset lost
-//   data, so everything after it is removed (Kafka's rule). Without the file (no roll yet, or a log
-//   from before it existed) only the active segment is recovered; the first roll writes it.
+//   segment's txn index but not its data or other indexes: the roll asks group commit for a sync,
+//   which fdatasyncs the rolled segments (.log, .timeindex, .index) before the active one, and then
+//   the log writes `recovery-point` (the base offset of the first segment that may not be durable;
+//   temp file, fdatasync, rename, directory sync; best effort on the owner thread: a stale one only
+//   makes recovery longer). An unclean open() recovers every segment from the recovery point on
+//   (scan, validate CRCs, truncate the tail, rebuild the index); one that now ends before the next
+//   segment's base offset lost data, so everything after it is removed (Kafka's rule). Without the
+//   file (no roll yet, or a log from before it existed) only the active segment is recovered; the
+//   first roll writes it.
 // - The active segment reserves disk blocks ahead of its end (opts.reserve_bytes, segment.h);
 //   roll and close() free what is left past the end. Sizes and bytes are unaffected.
 // - A failed fdatasync fails the log: every durable waiter gets the error, and appends, waits
@@ -221,7 +222,8 @@ class log {
   bool opened_clean() const { return _opened_clean; }
   // errc::io_error once a sync failed (see the contract).
   std::error_code error() const { return _gc->error(); }
-  // fdatasyncs of .log files (group commit, rolled segments included; flush policy; flush());
+  // fdatasyncs (group commit, with rolled segments' .log and index files; flush policy;
+  // flush());
   // for metrics/benchmarks.
   uint64_t fsync_count() const { return _gc->fsync_count(); }
   int64_t durable_end_offset() const { return _gc->durable_end(); }
@@ -274,7 +276,7 @@ class log {
   // first, with their end offsets (the next segment's base); the next group-commit sync
   // fdatasyncs them before the active segment.
   struct unflushed_segment {
-    std::shared_ptr<file> f;
+    std::vector<std::shared_ptr<file>> files;  // segment::durable_files()
     int64_t end = 0;
   };
   std::vector<unflushed_segment> _unflushed;

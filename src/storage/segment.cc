@@ -473,7 +473,7 @@ result<timestamp_offset> segment::find_max_timestamp() {
 
 std::error_code segment::flush() { return _log->fdatasync(); }
 
-std::error_code segment::write_index() { return write_index_entries(true); }
+std::error_code segment::write_index(bool sync) { return write_index_entries(sync); }
 
 std::error_code segment::write_index_entries(bool sync) {
   if (_time_index_written < _time_index.size()) {

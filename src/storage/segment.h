@@ -154,7 +154,13 @@ class segment {
   std::error_code trim();
   // Writes pending entries to .timeindex, fdatasyncs it, then the same for .index. In that
   // order, a durable offset entry implies the time entries made with it are durable too.
-  std::error_code write_index();
+  // Without `sync` the entries are only written; whoever defers the syncs must keep that order
+  // (durable_files()).
+  std::error_code write_index(bool sync = true);
+  // The files that make this (closed) segment durable, in the order to fdatasync them.
+  std::vector<std::shared_ptr<file>> durable_files() const {
+    return {_log, _time_index_file, _index_file};
+  }
 
   // The segment's aborted-transactions index; its entries are written by the log
   // (log::append_aborted) and rebuilt by producer_state::load when needs_rebuild().
@@ -206,8 +212,8 @@ class segment {
   uint64_t _size = 0;
   uint64_t _bytes_since_entry = 0;
   std::shared_ptr<file> _log;
-  std::unique_ptr<file> _index_file;
-  std::unique_ptr<file> _time_index_file;
+  std::shared_ptr<file> _index_file;  // shared: a deferred sync may hold them (log.h)
+  std::shared_ptr<file> _time_index_file;
   std::optional<txn_index> _txn;
   bool _time_index_missing = false;  // no .timeindex on open: rebuild rather than trust empty
   std::vector<index_entry> _index;

@@ -53,13 +53,18 @@ TEST(Roll, DoesNotSyncTheClosedSegmentOnTheOwnerThread) {
   auto l = f.open();
   f.fill(*l, 2);
   const int64_t rolled_at = l->active_base_offset();
-  // No fdatasync ran: the roll only queued one (the closed segment first, then the active one).
+  // No fdatasync ran: the roll only queued one (the closed segment first, then the active one),
+  // not even of the closed segment's indexes, whose entries are written.
+  const std::string index = f.path() + "/" + segment::index_name(0);
+  ASSERT_GT(std::filesystem::file_size(index), 0u);
   EXPECT_EQ(f.faulty.synced_size(f.path() + "/" + segment::log_name(0)), 0u);
+  EXPECT_EQ(f.faulty.synced_size(index), 0u);
   EXPECT_EQ(f.loop.pending_syncs(), 1u);
   EXPECT_EQ(l->recovery_point(), 0);
   EXPECT_EQ(l->durable_end_offset(), 0);
   f.loop.run_all();
   EXPECT_GT(f.faulty.synced_size(f.path() + "/" + segment::log_name(0)), 0u);
+  EXPECT_EQ(f.faulty.synced_size(index), std::filesystem::file_size(index));
   EXPECT_GE(l->durable_end_offset(), rolled_at);
   EXPECT_EQ(l->recovery_point(), rolled_at);
   EXPECT_TRUE(f.exists("recovery-point"));
