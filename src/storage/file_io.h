@@ -22,7 +22,8 @@
 // Thread safety: a file_system may be shared between threads (posix_file_system holds no state);
 // a `file` handle is used by one thread at a time, except that fdatasync() of a posix file may
 // run on a background thread while its owner keeps writing (group commit; the kernel makes that
-// safe). fault_injection_file_system is single-threaded: drive its syncs from the owner thread.
+// safe). fault_injection_file_system is single-threaded: drive its syncs from the owner thread
+// (hold_syncs() excepted, for a test that runs one sync on a thread of its own).
 
 #include <condition_variable>
 #include <cstdint>
@@ -70,7 +71,6 @@ class file_system {
   virtual std::error_code sync_dir(const std::string& dir) = 0;
 };
 
-// open(2)/pread/pwrite/fdatasync. Retries EINTR and short transfers.
 // Replaces `dir`/`name` with `bytes` so that a crash leaves the old file or the new one, never a
 // mix: written to `dir`/`temp` (truncated first), fdatasync'ed, renamed over `name`, directory
 // synced. With durable = false both syncs are skipped (the file may then be lost or old after
@@ -79,6 +79,7 @@ std::error_code replace_file(file_system& fs, const std::string& dir, const std:
                              const std::string& temp, std::span<const uint8_t> bytes,
                              bool durable = true);
 
+// open(2)/pread/pwrite/fdatasync. Retries EINTR and short transfers.
 class posix_file_system final : public file_system {
  public:
   result<std::unique_ptr<file>> open(const std::string& path) override;

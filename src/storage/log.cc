@@ -512,8 +512,8 @@ result<size_t> log::apply_retention(int64_t now_ms) {
 std::error_code log::flush() {
   if (_gc->error()) return errc::io_error;
   for (const auto& u : _unflushed) {
-    _gc->count_fsync();
     for (const auto& f : u.files) {
+      _gc->count_fsync();
       if (auto ec = f->fdatasync()) {
         _gc->fail(ec);
         return errc::io_error;

@@ -217,13 +217,12 @@ class log {
   }
   const std::string& dir() const { return _dir; }
   // What open() found and dropped in the segments it recovered, summed (all zero but valid_bytes
-  // when the  // scan was skipped after a clean shutdown).
+  // when a clean shutdown let it skip the scan).
   const recovery_result& recovery() const { return _recovery; }
   bool opened_clean() const { return _opened_clean; }
   // errc::io_error once a sync failed (see the contract).
   std::error_code error() const { return _gc->error(); }
-  // fdatasyncs (group commit, with rolled segments' .log and index files; flush policy;
-  // flush());
+  // fdatasyncs of segment files (group commit and flush(), rolled segments' indexes included);
   // for metrics/benchmarks.
   uint64_t fsync_count() const { return _gc->fsync_count(); }
   int64_t durable_end_offset() const { return _gc->durable_end(); }
@@ -272,8 +271,8 @@ class log {
   int64_t _last_sync_ms = -1;  // tick time of the last sync start; -1 unknown
   int64_t _log_start_offset = 0;
   int64_t _active_since_ms = -1;  // first append to the active segment; -1 unknown
-  // Closed segments' .log files not yet known durable (rolled, or recovered by open()), oldest
-  // first, with their end offsets (the next segment's base); the next group-commit sync
+  // Closed segments not yet known durable (rolled, or recovered by open()), oldest first: their
+  // files in sync order and end offsets (the next segment's base); the next group-commit sync
   // fdatasyncs them before the active segment.
   struct unflushed_segment {
     std::vector<std::shared_ptr<file>> files;  // segment::durable_files()

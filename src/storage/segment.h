@@ -24,7 +24,8 @@
 // - Offsets outside [base_offset(), next_offset()) are errc::not_found.
 // - recover() scans .log, validates every batch (header, size, CRC, increasing offsets),
 //   truncates a torn or corrupt tail (fdatasync'ed) and rebuilds the index, which it writes
-//   without fdatasync (write_index() at roll/close makes it durable).
+//   without fdatasync (close()'s write_index(), or the sync of a rolled segment's
+//   durable_files(), makes it durable).
 // - With opts.reserve_bytes > 0, append() reserves disk blocks ahead of the end of .log
 //   (file::reserve: the file's size and bytes are unchanged, so readers, recovery and power
 //   cuts see exactly what they would without it), in steps of size_bytes() / 8 clamped to
