@@ -118,6 +118,8 @@ void group_commit::start_sync() {
       f.reset();
     }
     if (rolled) g_rolled_syncs.fetch_sub(1, std::memory_order_relaxed);
+    if (!ec && t.after_before) ec = t.after_before();
+    t.after_before = nullptr;  // what it holds may go here, off the owner thread
     // Everything written to the file before fdatasync is called is covered by it.
     int64_t end = t.end_offset;
     if (t.written_end) end = std::max(end, t.written_end->load(std::memory_order_acquire));

@@ -8,7 +8,8 @@
 // - At most one sync per log is in flight. Starting one snapshots the log (active .log file and
 //   log end offset, plus the closed segments a roll left unsynced) on the owner thread, runs
 //   fdatasync on the `blocking` executor (the closed segments' files first, in order, then the
-//   active one: nothing newer is credited before older data is durable), and posts the result
+//   target's after_before step, then the active one: nothing newer is credited before older data
+//   is durable), and posts the result
 //   back through `post_back`. The sync covers what the owner had written to that file
 //   when fdatasync was called: right before calling it, the sync thread reads target.written_end
 //   (the owner stores the file's end offset there after each write, release/acquire), so batches
@@ -101,6 +102,10 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
   // segments in `before` (rolled, not yet known durable; synced first, in order).
   struct target {
     std::vector<std::shared_ptr<file>> before;
+    // Runs on the sync thread once every file in `before` is synced, before `f` is (the log
+    // writes its recovery point and syncs its directory there: log.cc). An error fails the sync
+    // like a failed fdatasync. Empty: nothing to run.
+    std::function<std::error_code()> after_before;
     std::shared_ptr<file> f;
     int64_t end_offset = 0;
     // End offset of what has been written to `f` so far, advanced by the owner after each write

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <mutex>
 #include <optional>
 
 #include "src/base/byte_order.h"
@@ -11,6 +12,14 @@
 #include "src/storage/compaction.h"
 
 namespace sluice::storage {
+
+struct recovery_point_state {
+  std::mutex mu;        // held by whoever writes the file (owner or sync task)
+  bool closed = false;  // under mu: the log closed; its directory may be gone or reused
+  // The file's offset; -1 while there is none. Only grows (compaction relies on it).
+  std::atomic<int64_t> written{-1};
+};
+
 namespace {
 
 constexpr size_t kDigits = 20;
@@ -46,6 +55,36 @@ std::error_code write_offset_file(file_system& fs, const std::string& dir, const
   be::store_i64(&buf[2], offset);
   be::store_u32(&buf[10], crc32c::value(buf.data(), 10));
   return replace_file(fs, dir, name, temp, buf);
+}
+
+std::error_code store_point_locked(file_system& fs, const std::string& dir,
+                                   recovery_point_state& st, int64_t offset) {
+  if (st.written.load(std::memory_order_relaxed) >= offset) return {};
+  if (auto ec = write_offset_file(fs, dir, kRecoveryPointFile, kRecoveryPointTemp, offset)) {
+    return ec;
+  }
+  st.written.store(offset, std::memory_order_release);
+  return {};
+}
+
+struct pending_trim {
+  std::shared_ptr<file> f;
+  uint64_t size;
+};
+
+// A sync task's step once the rolled segments are synced (group_commit::target::after_before):
+// here, not at the roll, because each of these waits behind other partitions' writeback, and
+// on the owner thread that stalled the whole shard (docs/performance.md, change 13).
+std::error_code after_rolled(file_system& fs, const std::string& dir, recovery_point_state& st,
+                             int64_t point, const std::vector<pending_trim>& trims) {
+  for (const auto& t : trims) (void)t.f->truncate(t.size);  // best effort, like the reservation
+  {
+    std::lock_guard lock(st.mu);
+    // Best effort; replace_file synced the directory when it worked.
+    if (!st.closed && !store_point_locked(fs, dir, st, point)) return {};
+  }
+  // The new segments' names must be durable before anything appended to them is called durable.
+  return fs.sync_dir(dir);
 }
 
 // LogAppendTime, as Kafka stamps a batch in place: attribute bit and maxTimestamp; both lie in
@@ -143,8 +182,16 @@ std::unique_ptr<segment> log::open_clean(file_system& fs, const std::string& dir
   return std::move(s).value();
 }
 
+log::log(file_system& fs, std::string dir, log_options opts)
+    : _fs(&fs),
+      _dir(std::move(dir)),
+      _opts(opts),
+      _point(std::make_shared<recovery_point_state>()) {}
+
 log::~log() {
   if (_gc) _gc->detach();
+  std::lock_guard lock(_point->mu);
+  _point->closed = true;
 }
 
 result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_options opts) {
@@ -157,12 +204,19 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
         // Any sync resets the flush policy's counters.
         p->_unsynced_records = 0;
         p->_last_sync_ms = p->_now_ms;
-        std::vector<std::shared_ptr<file>> before;
+        group_commit::target t{
+            {}, {}, p->_segments.back()->shared_log_file(), p->log_end_offset(), p->_written_end};
+        if (p->_unflushed.empty()) return t;
+        std::vector<pending_trim> trims;
         for (const auto& u : p->_unflushed) {
-          before.insert(before.end(), u.files.begin(), u.files.end());
+          t.before.insert(t.before.end(), u.files.begin(), u.files.end());
+          if (u.trim_to) trims.push_back({u.files.front(), *u.trim_to});
         }
-        return group_commit::target{std::move(before), p->_segments.back()->shared_log_file(),
-                                    p->log_end_offset(), p->_written_end};
+        t.after_before = [fs = p->_fs, dir = p->_dir, st = p->_point,
+                          point = p->_unflushed.back().end, trims = std::move(trims)] {
+          return after_rolled(*fs, dir, *st, point, trims);
+        };
+        return t;
       });
   l->_gc->on_durable([p = l.get()](int64_t end) { p->on_durable(end); });
   if (auto ec = fs.mkdir(l->_dir)) return ec;
@@ -182,6 +236,8 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
     l->_segments.push_back(std::move(s));
     l->reset_written_end();
     if (auto ec = fs.sync_dir(l->_dir)) return ec;
+    // Now, so that no roll has to (best effort: the first roll tries again).
+    (void)l->write_recovery_point(0);
     if (auto ec = l->load_start_offset()) return ec;
     return l;
   }
@@ -231,16 +287,17 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
     if (auto ec = closed.txn().sync()) return ec;
     (void)closed.write_index(false);
     // Read back, but perhaps only from the page cache (a process crash): sync before trusting.
-    l->_unflushed.push_back({closed.durable_files(), bases[i + 1]});
+    l->_unflushed.push_back({closed.durable_files(), bases[i + 1], std::nullopt});
   }
   if (point) {
     l->_recovery_point = *point;
-    l->_recovery_point_written = true;
+    l->_point->written.store(*point, std::memory_order_relaxed);
   }
   // Without the file every closed segment was synced at roll (or there is none); after a clean
-  // shutdown everything was. Best effort: a stale recovery point only means a longer recovery.
+  // shutdown everything was. Best effort: a stale recovery point only means a longer recovery
+  // (and a missing one is written at the first roll).
   if (l->_unflushed.empty() && l->_recovery_point != l->active_base_offset() &&
-      (l->_opened_clean || (!point && l->_segments.size() > 1))) {
+      (l->_opened_clean || !point)) {
     (void)l->write_recovery_point(l->active_base_offset());
   }
   l->reset_written_end();
@@ -269,21 +326,18 @@ std::error_code log::write_start_offset(int64_t offset) {
 }
 
 std::error_code log::write_recovery_point(int64_t offset) {
-  if (auto ec = write_offset_file(*_fs, _dir, kRecoveryPointFile, kRecoveryPointTemp, offset)) {
-    return ec;
-  }
-  _recovery_point = offset;
-  _recovery_point_written = true;
+  std::lock_guard lock(_point->mu);  // a sync task may be writing it
+  if (auto ec = store_point_locked(*_fs, _dir, *_point, offset)) return ec;
+  _recovery_point = std::max(_recovery_point, offset);
   return {};
 }
 
-void log::on_durable(int64_t durable_end) {
-  // The rolled segments below durable_end were synced (a sync covers them before the active one).
+void log::on_durable(int64_t /*durable_end*/) {
+  // A sync task writes the point only after syncing the segments below it. One that failed to
+  // write it leaves them here: the next sync syncs them again (cheap) and retries.
+  _recovery_point = std::max(_recovery_point, _point->written.load(std::memory_order_acquire));
   size_t synced = 0;
-  while (synced < _unflushed.size() && _unflushed[synced].end <= durable_end) ++synced;
-  if (synced == 0) return;
-  // Best effort: a stale recovery point is safe (a longer recovery); keep them and retry later.
-  if (write_recovery_point(_unflushed[synced - 1].end)) return;
+  while (synced < _unflushed.size() && _unflushed[synced].end <= _recovery_point) ++synced;
   _unflushed.erase(_unflushed.begin(), _unflushed.begin() + static_cast<ptrdiff_t>(synced));
 }
 
@@ -362,12 +416,11 @@ std::error_code log::roll() {
   segment* active = _segments.back().get();
   if (active->empty()) return {};
   if (_gc->error()) return errc::io_error;
-  // Blocks reserved past the end only waste space (best effort, like the reservation).
-  (void)active->trim();
   // The old segment's data is left to the next group-commit sync (below), not synced here: that
   // fdatasync writes back up to a whole segment (1.5 s for 1 GiB on the benchmark VM) and would
   // stall every partition and connection of this shard meanwhile. Until it is done the recovery
-  // point stays below the old segment, so an unclean open checks it again.
+  // point stays below the old segment, so an unclean open checks it again. Its trim, the
+  // recovery point and the directory sync go with it (after_rolled()).
   // Unlike the offset index this one is not rebuilt for closed segments: it must be durable.
   if (auto ec = active->txn().sync()) {
     _gc->fail(ec);
@@ -380,20 +433,17 @@ std::error_code log::roll() {
   // Without the file, open() would take every closed segment for durable (as before rolls left
   // their sync to group commit): write it once, while that is still true. Nothing changed yet
   // if this (or the create) fails; the next append tries the roll again.
-  if (!_recovery_point_written) {
+  if (_point->written.load(std::memory_order_relaxed) < 0) {
     if (auto ec = write_recovery_point(active->base_offset())) return ec;
   }
   auto s = segment::create(*_fs, _dir, active->next_offset(), seg_opts());
   if (!s) return s.error();
-  _unflushed.push_back({active->durable_files(), active->next_offset()});
+  // Blocks reserved past the end only waste space (freed by the sync, best effort).
+  _unflushed.push_back({active->durable_files(), active->next_offset(), active->take_trim()});
   _segments.push_back(std::move(s).value());
   reset_written_end();  // after the push: a snapshot in between pairs the old end with the new file
   _active_since_ms = -1;
-  // The new file's name must be durable before anything appended to it is called durable.
-  if (auto ec = _fs->sync_dir(_dir)) {
-    _gc->fail(ec);
-    return errc::io_error;
-  }
+  // The new file's name is made durable by that sync, before it covers anything appended here.
   _gc->request_sync();
   return {};
 }
@@ -512,12 +562,20 @@ result<size_t> log::apply_retention(int64_t now_ms) {
 std::error_code log::flush() {
   if (_gc->error()) return errc::io_error;
   for (const auto& u : _unflushed) {
+    if (u.trim_to) (void)u.files.front()->truncate(*u.trim_to);
     for (const auto& f : u.files) {
       _gc->count_fsync();
       if (auto ec = f->fdatasync()) {
         _gc->fail(ec);
         return errc::io_error;
       }
+    }
+  }
+  // What a sync task does after the rolled segments (after_rolled()), here on the owner thread.
+  if (!_unflushed.empty() && write_recovery_point(_unflushed.back().end)) {
+    if (auto ec = _fs->sync_dir(_dir)) {
+      _gc->fail(ec);
+      return errc::io_error;
     }
   }
   if (auto ec = _segments.back()->flush()) {
@@ -528,7 +586,6 @@ std::error_code log::flush() {
   _unsynced_records = 0;
   _last_sync_ms = _now_ms;
   _gc->mark_durable(log_end_offset());
-  if (_gc->error()) return errc::io_error;  // the recovery point could not be written
   return {};
 }
 
@@ -568,7 +625,10 @@ std::error_code log::close() {
   if (auto ec = flush()) return ec;
   if (auto ec = _segments.back()->write_index()) return ec;
   if (auto ec = _segments.back()->txn().sync()) return ec;
-  return write_clean_marker();
+  if (auto ec = write_clean_marker()) return ec;
+  std::lock_guard lock(_point->mu);  // no sync task writes in the directory from here on
+  _point->closed = true;
+  return {};
 }
 
 std::error_code log::write_clean_marker() {

@@ -13,17 +13,21 @@
 //   wait_durable()/append_durable() (group commit, src/storage/group_commit.h: the fdatasync runs
 //   on log_options::sync_executor and completes on the owner thread via post_back), or the flush
 //   policy (flush.messages counted at append, flush.ms checked by tick()). Rolling syncs the old
-//   segment's txn index but not its data or other indexes: the roll asks group commit for a sync,
-//   which fdatasyncs the rolled segments (.log, .timeindex, .index) before the active one, and then
-//   the log writes `recovery-point` (the base offset of the first segment that may not be durable;
-//   temp file, fdatasync, rename, directory sync; best effort on the owner thread: a stale one only
-//   makes recovery longer). An unclean open() recovers every segment from the recovery point on
-//   (scan, validate CRCs, truncate the tail, rebuild the index); one that now ends before the next
-//   segment's base offset lost data, so everything after it is removed (Kafka's rule). Without the
-//   file (no roll yet, or a log from before it existed) only the active segment is recovered; the
-//   first roll writes it.
+//   segment's txn index but not its data or other indexes, and does no other I/O that waits for
+//   the disk on the owner thread: the roll asks group commit for a sync, which fdatasyncs the
+//   rolled segments (.log, .timeindex, .index), then frees their reserved blocks, writes
+//   `recovery-point` (the base offset of the first segment that may not be durable; temp file,
+//   fdatasync, rename, directory sync; best effort: a stale one only makes recovery longer) and
+//   syncs the directory (the new segment's name) before the active segment, all on the sync
+//   thread. The point only moves up; a log's close() stops the sync tasks from writing it (its
+//   directory may be renamed for deletion or reused). An unclean open() recovers every segment
+//   from the recovery point on (scan, validate CRCs, truncate the tail, rebuild the index); one
+//   that now ends before the next segment's base offset lost data, so everything after it is
+//   removed (Kafka's rule). Without the file (a log from before it existed) only the active
+//   segment is recovered; open() writes it (a new log: 0).
 // - The active segment reserves disk blocks ahead of its end (opts.reserve_bytes, segment.h);
-//   roll and close() free what is left past the end. Sizes and bytes are unaffected.
+//   roll (through the sync) and close() free what is left past the end. Sizes and bytes are
+//   unaffected.
 // - A failed fdatasync fails the log: every durable waiter gets the error, and appends, waits
 //   and flushes fail with errc::io_error until the log is reopened (fsyncgate: retrying a failed
 //   fsync can report lost data as durable).
@@ -69,6 +73,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -109,6 +114,8 @@ struct log_options {
 
 // The clean-shutdown marker's content (log.cc, docs/formats/segment.md).
 struct clean_marker;
+// The recovery-point file's state, shared by a log and its sync tasks (log.cc).
+struct recovery_point_state;
 
 // ListOffsets special timestamps.
 inline constexpr int64_t kLatestTimestamp = -1;
@@ -231,8 +238,7 @@ class log {
   int64_t recovery_point() const { return _recovery_point; }
 
  private:
-  log(file_system& fs, std::string dir, log_options opts)
-      : _fs(&fs), _dir(std::move(dir)), _opts(opts) {}
+  log(file_system& fs, std::string dir, log_options opts);
 
   segment_options seg_opts() const {
     return {_opts.index_interval_bytes, std::min(_opts.reserve_bytes, _opts.segment_bytes),
@@ -245,9 +251,10 @@ class log {
   void request_sync();
   std::error_code load_start_offset();
   std::error_code write_start_offset(int64_t offset);
+  // Moves the recovery point up to `offset` (never down), on the owner thread.
   std::error_code write_recovery_point(int64_t offset);
-  // group_commit's durable_end moved: once the rolled segments are covered, the recovery point
-  // passes them.
+  // group_commit's durable_end moved: the rolled segments a sync task moved the recovery point
+  // past leave _unflushed.
   void on_durable(int64_t durable_end);
   // open(): removes the files of segments bases[first..] (after a hole).
   std::error_code remove_segments_from(const std::vector<int64_t>& bases, size_t first);
@@ -277,10 +284,13 @@ class log {
   struct unflushed_segment {
     std::vector<std::shared_ptr<file>> files;  // segment::durable_files()
     int64_t end = 0;
+    std::optional<uint64_t> trim_to;  // segment::take_trim() of the .log (files.front())
   };
   std::vector<unflushed_segment> _unflushed;
-  int64_t _recovery_point = 0;           // as in the recovery-point file
-  bool _recovery_point_written = false;  // the file exists
+  // What the owner knows the recovery-point file to hold (it lags the sync tasks' writes until
+  // on_durable); compaction stays at or above it.
+  int64_t _recovery_point = 0;
+  std::shared_ptr<recovery_point_state> _point;
 };
 
 }  // namespace sluice::storage

@@ -370,6 +370,13 @@ std::error_code segment::trim() {
   return {};
 }
 
+std::optional<uint64_t> segment::take_trim() {
+  if (!_may_have_reserved) return std::nullopt;
+  _reserved = _size;
+  _may_have_reserved = false;
+  return _size;
+}
+
 result<uint64_t> segment::lookup(int64_t offset) {
   if (offset < _base_offset || offset >= _next_offset) return errc::not_found;
   const auto rel = static_cast<uint32_t>(offset - _base_offset);

@@ -153,6 +153,10 @@ class segment {
   // Frees disk blocks reserved past the end of .log (a truncate to its size); a no-op unless
   // this segment may have some (it reserved since the last trim, or was opened from disk).
   std::error_code trim();
+  // For a closed segment whose trim another thread does (a roll leaves it to the group-commit
+  // sync): the size to truncate .log to, or nullopt when trim() would have nothing to do. The
+  // segment counts as trimmed from here on.
+  std::optional<uint64_t> take_trim();
   // Writes pending entries to .timeindex, fdatasyncs it, then the same for .index. In that
   // order, a durable offset entry implies the time entries made with it are durable too.
   // Without `sync` the entries are only written; whoever defers the syncs must keep that order

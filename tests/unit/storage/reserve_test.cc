@@ -15,24 +15,14 @@
 namespace sluice::storage {
 namespace {
 
+using testing::allocated;
 using testing::append;
+using testing::blocks_for;
 using testing::make_batch;
 using testing::sv;
 using testing::temp_dir;
 
 constexpr uint64_t kKiB = 1024;
-
-// Bytes of disk the file holds (st_blocks is in 512-byte units).
-uint64_t allocated(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return static_cast<uint64_t>(st.st_blocks) * 512;
-}
-
-// The blocks that hold `size` bytes, plus room for ext4's extent tree (a file with more than four
-// extents keeps them in separate 4 KiB blocks, which st_blocks counts). Every reservation the
-// tests check for is at least 64 KiB, so this slack cannot hide one.
-uint64_t blocks_for(uint64_t size) { return (size + 4095) / 4096 * 4096 + 16 * kKiB; }
 
 // Whether this directory's file system reserves blocks with FALLOC_FL_KEEP_SIZE (ext4, xfs and
 // tmpfs do); the tests that look at st_blocks skip elsewhere.

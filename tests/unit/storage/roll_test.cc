@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
+#include "src/base/byte_order.h"
 #include "src/storage/compaction.h"
 #include "src/storage/log.h"
 #include "tests/unit/storage/durability_test_util.h"
@@ -45,6 +47,13 @@ struct fixture {
   }
   bool exists(const std::string& name) const {
     return std::filesystem::exists(path() + "/" + name);
+  }
+  // The offset in the recovery-point file (docs/formats/segment.md); -1 when it is missing.
+  int64_t point_file() const {
+    std::ifstream in(path() + "/recovery-point", std::ios::binary);
+    uint8_t b[14];
+    if (!in.read(reinterpret_cast<char*>(b), sizeof b)) return -1;
+    return be::load_i64(&b[2]);
   }
 };
 
@@ -203,13 +212,75 @@ TEST(Roll, CompactionLeavesSegmentsFromTheRecoveryPointOn) {
   EXPECT_EQ(compaction::snapshot(*l).segments.size(), 4u);
 }
 
-TEST(Roll, ALogWithoutTheFileWritesItAtItsFirstRoll) {
+TEST(Roll, ANewLogWritesTheFileWhenCreated) {
   fixture f;
   auto l = f.open();
-  EXPECT_FALSE(f.exists("recovery-point"));  // a new log: nothing to recover but the active one
-  f.fill(*l, 2);
-  EXPECT_TRUE(f.exists("recovery-point"));
+  EXPECT_EQ(f.point_file(), 0);  // so that no roll has to, on the owner thread
   EXPECT_EQ(l->recovery_point(), 0);
+}
+
+TEST(Roll, ALogWithoutTheFileWritesItAtOpen) {
+  fixture f;
+  {
+    auto l = f.open();
+    f.fill(*l, 3);
+    ASSERT_FALSE(l->close());
+  }
+  f.loop.run_all();
+  std::filesystem::remove(f.path() + "/recovery-point");  // a log from before the file existed
+  auto l = f.open();
+  EXPECT_EQ(f.point_file(), l->active_base_offset());
+}
+
+TEST(Roll, ALogWhoseFileCouldNotBeWrittenWritesItAtItsFirstRoll) {
+  fixture f;
+  f.faulty.fail_writes(fault_injection_file_system::fault::io_error, 1);
+  auto l = f.open();  // the only write of a new log: best effort
+  EXPECT_FALSE(f.exists("recovery-point"));
+  f.fill(*l, 2);
+  EXPECT_EQ(f.point_file(), 0);
+  f.loop.run_all();
+  EXPECT_EQ(f.point_file(), l->active_base_offset());
+}
+
+TEST(Roll, TheSyncFreesTheClosedSegmentsReservedBlocks) {
+  fixture f;
+  f.opts.segment_bytes = 1 << 20;
+  f.opts.reserve_bytes = 1 << 20;
+  auto l = f.open();
+  for (int i = 0; i < 5; ++i) {
+    wire::bytes b = batch_for(l->log_end_offset());
+    ASSERT_TRUE(l->append(b));
+  }
+  const std::string closed = f.path() + "/" + segment::log_name(0);
+  const uint64_t size = std::filesystem::file_size(closed);
+  if (testing::allocated(closed) <= testing::blocks_for(size)) {
+    GTEST_SKIP() << "no FALLOC_FL_KEEP_SIZE here";
+  }
+  ASSERT_FALSE(l->roll());
+  // Still reserved: freeing it (ftruncate) can wait for the disk too, so the roll leaves it.
+  EXPECT_GT(testing::allocated(closed), testing::blocks_for(size));
+  f.loop.run_all();
+  EXPECT_LE(testing::allocated(closed), testing::blocks_for(size));
+  EXPECT_EQ(std::filesystem::file_size(closed), size);
+  check_log(*l);
+}
+
+TEST(Roll, ASyncThatRunsAfterTheLogWentAwayLeavesTheDirectoryAlone) {
+  fixture f;
+  {
+    auto l = f.open();
+    f.fill(*l, 3);
+    // Dropped without close() (a close() that succeeds writes a point no queued sync passes).
+  }
+  // The partition is deleted (its directory renamed away) and a new log takes its name before
+  // the old log's queued syncs run.
+  std::filesystem::rename(f.path(), f.dir.path() + "/p-0.deleted");
+  auto fresh = f.open();
+  ASSERT_EQ(f.point_file(), 0);
+  f.loop.run_all();
+  EXPECT_EQ(f.point_file(), 0);  // not the old log's recovery point
+  EXPECT_EQ(fresh->recovery_point(), 0);
 }
 
 }  // namespace

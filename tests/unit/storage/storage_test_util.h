@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the storage unit tests: a temp directory per test and batch builders.
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -55,5 +56,17 @@ template <class Target>
 auto append(Target& target, wire::bytes batch) {
   return target.append(batch);
 }
+
+// Bytes of disk the file holds (st_blocks is in 512-byte units).
+inline uint64_t allocated(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+// The blocks that hold `size` bytes, plus room for ext4's extent tree (a file with more than four
+// extents keeps them in separate 4 KiB blocks, which st_blocks counts). Every reservation the
+// tests check for is at least 64 KiB, so this slack cannot hide one.
+inline uint64_t blocks_for(uint64_t size) { return (size + 4095) / 4096 * 4096 + 16 * 1024; }
 
 }  // namespace sluice::storage::testing
