@@ -111,22 +111,27 @@ void group_commit::start_sync() {
   auto self = shared_from_this();
   auto sync = [self, t = std::move(t)]() mutable {
     std::error_code ec;
-    const bool rolled = !t.before.empty();
-    if (rolled) g_rolled_syncs.fetch_add(1, std::memory_order_relaxed);
-    for (auto& f : t.before) {
-      if (!ec) ec = f->fdatasync();
-      f.reset();
-    }
-    if (rolled) g_rolled_syncs.fetch_sub(1, std::memory_order_relaxed);
-    if (!ec && t.after_before) ec = t.after_before();
-    t.after_before = nullptr;  // what it holds may go here, off the owner thread
-    // Everything written to the file before fdatasync is called is covered by it.
     int64_t end = t.end_offset;
-    if (t.written_end) end = std::max(end, t.written_end->load(std::memory_order_acquire));
-    if (!ec) {
-      const auto started = std::chrono::steady_clock::now();
-      ec = t.f->fdatasync();
-      fsync_seconds().observe(std::chrono::steady_clock::now() - started);
+    {
+      std::lock_guard lock(self->_sync_mu);
+      ec = self->_sync_failure;  // the owner's own sync of these files failed first
+      const bool rolled = !t.before.empty();
+      if (rolled) g_rolled_syncs.fetch_add(1, std::memory_order_relaxed);
+      for (auto& f : t.before) {
+        if (!ec) ec = f->fdatasync();
+        f.reset();
+      }
+      if (rolled) g_rolled_syncs.fetch_sub(1, std::memory_order_relaxed);
+      if (!ec && t.after_before) ec = t.after_before();
+      t.after_before = nullptr;  // what it holds may go here, off the owner thread
+      // Everything written to the file before fdatasync is called is covered by it.
+      if (t.written_end) end = std::max(end, t.written_end->load(std::memory_order_acquire));
+      if (!ec) {
+        const auto started = std::chrono::steady_clock::now();
+        ec = t.f->fdatasync();
+        fsync_seconds().observe(std::chrono::steady_clock::now() - started);
+      }
+      if (ec) self->record_sync_failure(ec);
     }
     t.f.reset();  // the descriptor may close here, off the owner thread; it is ours alone now
     auto deliver = [self, end, ec] { self->on_synced(end, ec); };

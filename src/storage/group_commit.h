@@ -9,7 +9,7 @@
 //   log end offset, plus the closed segments a roll left unsynced) on the owner thread, runs
 //   fdatasync on the `blocking` executor (the closed segments' files first, in order, then the
 //   target's after_before step, then the active one: nothing newer is credited before older data
-//   is durable), and posts the result
+//   is durable; all under sync_mutex()), and posts the result
 //   back through `post_back`. The sync covers what the owner had written to that file
 //   when fdatasync was called: right before calling it, the sync thread reads target.written_end
 //   (the owner stores the file's end offset there after each write, release/acquire), so batches
@@ -126,7 +126,7 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
   void wait(int64_t offset, completion done);
   // Starts a sync with nobody waiting (flush policy); coalesces with one in flight.
   void request_sync();
-  // The owner made [0, end) durable itself (roll, close): completes waiters below `end`.
+  // The owner made [0, end) durable itself (flush, open): completes waiters below `end`.
   void mark_durable(int64_t end);
   // The owner saw a sync fail: fail every waiter and everything after.
   void fail(std::error_code ec);
@@ -139,6 +139,19 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
   // behind it can take a second on the benchmark VM; segments skip their block reservation
   // meanwhile (log.cc), since fallocate may read block bitmaps on the shard thread.
   static int rolled_syncs_in_flight();
+
+  // Held by a sync for its whole run on the blocking executor, and by the owner while it syncs
+  // the same files itself (log::flush) or writes in the log's directory. So the two never
+  // fdatasync one file at the same time: Linux reports a writeback error once per open file, and
+  // the side that did not see it must not credit anything. The side that sees one records it
+  // (record_sync_failure) before letting go; the other checks sync_failure() first. Never held
+  // while completions run. Not on the data path: appends and waits do not take it.
+  std::mutex& sync_mutex() { return _sync_mu; }
+  // Under sync_mutex().
+  std::error_code sync_failure() const { return _sync_failure; }
+  void record_sync_failure(std::error_code ec) {
+    if (!_sync_failure) _sync_failure = ec;
+  }
 
   int64_t durable_end() const { return _durable_end; }
   std::error_code error() const { return _error; }
@@ -167,6 +180,8 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
   bool _again = false;  // a request_sync() arrived during the in-flight sync
   std::error_code _error;
   uint64_t _fsyncs = 0;
+  std::mutex _sync_mu;
+  std::error_code _sync_failure;  // under _sync_mu
 };
 
 }  // namespace sluice::storage

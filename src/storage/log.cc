@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <mutex>
 #include <optional>
 
 #include "src/base/byte_order.h"
@@ -13,9 +12,10 @@
 
 namespace sluice::storage {
 
+// Shared by a log and its sync tasks; everything but `written`'s loads is under the log's
+// group_commit::sync_mutex(), which a sync task holds while it runs after_rolled().
 struct recovery_point_state {
-  std::mutex mu;        // held by whoever writes the file (owner or sync task)
-  bool closed = false;  // under mu: the log closed; its directory may be gone or reused
+  bool closed = false;  // the log closed: its directory may be renamed for deletion, or reused
   // The file's offset; -1 while there is none. Only grows (compaction relies on it).
   std::atomic<int64_t> written{-1};
 };
@@ -72,19 +72,20 @@ struct pending_trim {
   uint64_t size;
 };
 
-// A sync task's step once the rolled segments are synced (group_commit::target::after_before):
-// here, not at the roll, because each of these waits behind other partitions' writeback, and
-// on the owner thread that stalled the whole shard (docs/performance.md, change 13).
+// What follows the sync of rolled segments, on the sync thread (a sync task's after_before step,
+// under the sync mutex) or in flush(): here, not at the roll, because each of these waits
+// behind other partitions' writeback, and on the owner thread that stalled the whole shard
+// (docs/performance.md, change 13).
 std::error_code after_rolled(file_system& fs, const std::string& dir, recovery_point_state& st,
                              int64_t point, const std::vector<pending_trim>& trims) {
   for (const auto& t : trims) (void)t.f->truncate(t.size);  // best effort, like the reservation
-  {
-    std::lock_guard lock(st.mu);
-    // Best effort; replace_file synced the directory when it worked.
-    if (!st.closed && !store_point_locked(fs, dir, st, point)) return {};
-  }
   // The new segments' names must be durable before anything appended to them is called durable.
-  return fs.sync_dir(dir);
+  // A log closed since synced its directory itself, and the directory may be gone now.
+  if (auto ec = fs.sync_dir(dir); ec && !(st.closed && ec == errc::not_found)) return ec;
+  // Best effort (a stale point only makes recovery longer); never into a directory that may
+  // belong to another log by now.
+  if (!st.closed) (void)store_point_locked(fs, dir, st, point);
+  return {};
 }
 
 // LogAppendTime, as Kafka stamps a batch in place: attribute bit and maxTimestamp; both lie in
@@ -189,8 +190,9 @@ log::log(file_system& fs, std::string dir, log_options opts)
       _point(std::make_shared<recovery_point_state>()) {}
 
 log::~log() {
-  if (_gc) _gc->detach();
-  std::lock_guard lock(_point->mu);
+  if (!_gc) return;
+  _gc->detach();
+  std::lock_guard lock(_gc->sync_mutex());  // waits out a sync task in after_rolled()
   _point->closed = true;
 }
 
@@ -296,7 +298,8 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
   // Without the file every closed segment was synced at roll (or there is none); after a clean
   // shutdown everything was. Best effort: a stale recovery point only means a longer recovery
   // (and a missing one is written at the first roll).
-  if (l->_unflushed.empty() && l->_recovery_point != l->active_base_offset() &&
+  if (l->_unflushed.empty() &&
+      l->_point->written.load(std::memory_order_relaxed) != l->active_base_offset() &&
       (l->_opened_clean || !point)) {
     (void)l->write_recovery_point(l->active_base_offset());
   }
@@ -326,7 +329,7 @@ std::error_code log::write_start_offset(int64_t offset) {
 }
 
 std::error_code log::write_recovery_point(int64_t offset) {
-  std::lock_guard lock(_point->mu);  // a sync task may be writing it
+  std::lock_guard lock(_gc->sync_mutex());  // a sync task may be writing it
   if (auto ec = store_point_locked(*_fs, _dir, *_point, offset)) return ec;
   _recovery_point = std::max(_recovery_point, offset);
   return {};
@@ -561,31 +564,37 @@ result<size_t> log::apply_retention(int64_t now_ms) {
 
 std::error_code log::flush() {
   if (_gc->error()) return errc::io_error;
-  for (const auto& u : _unflushed) {
-    if (u.trim_to) (void)u.files.front()->truncate(*u.trim_to);
-    for (const auto& f : u.files) {
-      _gc->count_fsync();
-      if (auto ec = f->fdatasync()) {
-        _gc->fail(ec);
-        return errc::io_error;
+  std::error_code ec;
+  {
+    // Not at the same time as a sync task of this log (group_commit::sync_mutex()).
+    std::lock_guard lock(_gc->sync_mutex());
+    ec = _gc->sync_failure();
+    std::vector<pending_trim> trims;
+    for (const auto& u : _unflushed) {
+      if (u.trim_to) trims.push_back({u.files.front(), *u.trim_to});
+      for (const auto& f : u.files) {
+        if (ec) break;
+        _gc->count_fsync();
+        ec = f->fdatasync();
       }
     }
-  }
-  // What a sync task does after the rolled segments (after_rolled()), here on the owner thread.
-  if (!_unflushed.empty() && write_recovery_point(_unflushed.back().end)) {
-    if (auto ec = _fs->sync_dir(_dir)) {
-      _gc->fail(ec);
-      return errc::io_error;
+    if (!ec && !_unflushed.empty()) {
+      ec = after_rolled(*_fs, _dir, *_point, _unflushed.back().end, trims);
     }
+    if (!ec) {
+      _gc->count_fsync();
+      ec = _segments.back()->flush();
+    }
+    if (ec) _gc->record_sync_failure(ec);
   }
-  if (auto ec = _segments.back()->flush()) {
+  if (ec) {
     _gc->fail(ec);
     return errc::io_error;
   }
-  _gc->count_fsync();
+  _recovery_point = std::max(_recovery_point, _point->written.load(std::memory_order_relaxed));
   _unsynced_records = 0;
   _last_sync_ms = _now_ms;
-  _gc->mark_durable(log_end_offset());
+  _gc->mark_durable(log_end_offset());  // on_durable() drops the segments the point passed
   return {};
 }
 
@@ -626,7 +635,7 @@ std::error_code log::close() {
   if (auto ec = _segments.back()->write_index()) return ec;
   if (auto ec = _segments.back()->txn().sync()) return ec;
   if (auto ec = write_clean_marker()) return ec;
-  std::lock_guard lock(_point->mu);  // no sync task writes in the directory from here on
+  std::lock_guard lock(_gc->sync_mutex());  // no sync task writes in the directory from now on
   _point->closed = true;
   return {};
 }

@@ -66,8 +66,13 @@
 //   (producer_state::load: begin_txn_rebuild(), then append_aborted() per replayed marker).
 //
 // Thread safety: none. A log is owned by one shard and touched only from its thread
-// (docs/architecture.md); flush() and close() block, group commit does not. Completions run on
-// the owner thread (through post_back), possibly inline when the answer is already known.
+// (docs/architecture.md), except by its group-commit syncs on the sync thread: they fdatasync
+// its files and, after a roll, truncate the closed segment, write recovery-point and sync the
+// directory, all under group_commit::sync_mutex(). flush(), close(), the destructor and the
+// owner's own recovery-point writes take that mutex too, so they may wait for a sync in flight;
+// appends, reads and durable waits never do. flush() and close() block, group commit does not.
+// Completions run on the owner thread (through post_back), possibly inline when the answer is
+// already known.
 
 #include <algorithm>
 #include <atomic>

@@ -212,6 +212,34 @@ TEST(Roll, CompactionLeavesSegmentsFromTheRecoveryPointOn) {
   EXPECT_EQ(compaction::snapshot(*l).segments.size(), 4u);
 }
 
+// Linux reports a writeback error once per open file: whichever of flush() and a sync task sees
+// it, the other must not take its own clean fdatasync of the same file for durability.
+TEST(Roll, ASyncAfterAFailedFlushCreditsNothing) {
+  fixture f;
+  auto l = f.open();
+  f.fill(*l, 2);  // the roll queued a sync
+  f.faulty.fail_syncs(1);
+  EXPECT_TRUE(l->flush());
+  f.loop.run_all();
+  EXPECT_EQ(f.point_file(), 0);
+  EXPECT_EQ(l->recovery_point(), 0);
+  EXPECT_TRUE(l->error());
+}
+
+TEST(Roll, AFlushAfterAFailedSyncCreditsNothing) {
+  fixture f;
+  auto l = f.open();
+  f.fill(*l, 2);
+  f.faulty.fail_syncs(1);
+  f.loop.run_syncs();  // failed; the owner has not heard yet
+  EXPECT_FALSE(l->error());
+  EXPECT_TRUE(l->flush());
+  EXPECT_EQ(f.point_file(), 0);
+  EXPECT_EQ(l->durable_end_offset(), 0);
+  f.loop.run_all();
+  EXPECT_TRUE(l->error());
+}
+
 TEST(Roll, ANewLogWritesTheFileWhenCreated) {
   fixture f;
   auto l = f.open();
@@ -223,12 +251,25 @@ TEST(Roll, ALogWithoutTheFileWritesItAtOpen) {
   fixture f;
   {
     auto l = f.open();
+    f.fill(*l, 1);
+    for (int i = 0; i < 3; ++i) {
+      wire::bytes b = batch_for(l->log_end_offset());
+      ASSERT_TRUE(l->append(b));
+    }
+    ASSERT_EQ(l->segment_count(), 1u);
+    f.loop.drop();  // a crash, with one segment: recovery covers it all
+  }
+  std::filesystem::remove(f.path() + "/recovery-point");  // a log from before the file existed
+  {
+    auto l = f.open();
+    EXPECT_FALSE(l->opened_clean());
+    EXPECT_EQ(f.point_file(), 0);
     f.fill(*l, 3);
     ASSERT_FALSE(l->close());
   }
   f.loop.run_all();
-  std::filesystem::remove(f.path() + "/recovery-point");  // a log from before the file existed
-  auto l = f.open();
+  std::filesystem::remove(f.path() + "/recovery-point");
+  auto l = f.open();  // clean, with closed segments (synced by their rolls before the file)
   EXPECT_EQ(f.point_file(), l->active_base_offset());
 }
 
