@@ -103,7 +103,7 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
   struct target {
     std::vector<std::shared_ptr<file>> before;
     // Runs on the sync thread once every file in `before` is synced, before `f` is (the log
-    // writes its recovery point and syncs its directory there: log.cc). An error fails the sync
+    // syncs its directory and writes its recovery point there: log.cc). An error fails the sync
     // like a failed fdatasync. Empty: nothing to run.
     std::function<std::error_code()> after_before;
     std::shared_ptr<file> f;
@@ -141,7 +141,7 @@ class group_commit : public std::enable_shared_from_this<group_commit> {
   static int rolled_syncs_in_flight();
 
   // Held by a sync for its whole run on the blocking executor, and by the owner while it syncs
-  // the same files itself (log::flush) or writes in the log's directory. So the two never
+  // the same files itself (log::flush) or writes the recovery point. So the two never
   // fdatasync one file at the same time: Linux reports a writeback error once per open file, and
   // the side that did not see it must not credit anything. The side that sees one records it
   // (record_sync_failure) before letting go; the other checks sync_failure() first. Never held

@@ -80,7 +80,8 @@ std::error_code after_rolled(file_system& fs, const std::string& dir, recovery_p
                              int64_t point, const std::vector<pending_trim>& trims) {
   for (const auto& t : trims) (void)t.f->truncate(t.size);  // best effort, like the reservation
   // The new segments' names must be durable before anything appended to them is called durable.
-  // A log closed since synced its directory itself, and the directory may be gone now.
+  // A log closed since may have had its directory renamed away; close() synced it first (a log
+  // destroyed without close() has no waiters left to credit).
   if (auto ec = fs.sync_dir(dir); ec && !(st.closed && ec == errc::not_found)) return ec;
   // Best effort (a stale point only makes recovery longer); never into a directory that may
   // belong to another log by now.
@@ -591,10 +592,10 @@ std::error_code log::flush() {
     _gc->fail(ec);
     return errc::io_error;
   }
-  _recovery_point = std::max(_recovery_point, _point->written.load(std::memory_order_relaxed));
+  on_durable(log_end_offset());  // drops the segments the point passed (mark_durable may not)
   _unsynced_records = 0;
   _last_sync_ms = _now_ms;
-  _gc->mark_durable(log_end_offset());  // on_durable() drops the segments the point passed
+  _gc->mark_durable(log_end_offset());
   return {};
 }
 

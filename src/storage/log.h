@@ -15,15 +15,15 @@
 //   policy (flush.messages counted at append, flush.ms checked by tick()). Rolling syncs the old
 //   segment's txn index but not its data or other indexes, and does no other I/O that waits for
 //   the disk on the owner thread: the roll asks group commit for a sync, which fdatasyncs the
-//   rolled segments (.log, .timeindex, .index), then frees their reserved blocks, writes
-//   `recovery-point` (the base offset of the first segment that may not be durable; temp file,
-//   fdatasync, rename, directory sync; best effort: a stale one only makes recovery longer) and
-//   syncs the directory (the new segment's name) before the active segment, all on the sync
-//   thread. The point only moves up; a log's close() stops the sync tasks from writing it (its
-//   directory may be renamed for deletion or reused). An unclean open() recovers every segment
-//   from the recovery point on (scan, validate CRCs, truncate the tail, rebuild the index); one
-//   that now ends before the next segment's base offset lost data, so everything after it is
-//   removed (Kafka's rule). Without the file (a log from before it existed) only the active
+//   rolled segments (.log, .timeindex, .index), then frees their reserved blocks, syncs the
+//   directory (the new segment's name) and writes `recovery-point` (the base offset of the
+//   first segment that may not be durable; temp file, fdatasync, rename, directory sync; best
+//   effort: a stale one only makes recovery longer) before the active segment, all on the sync
+//   thread. The point only moves up; once the log is closed or destroyed the sync tasks stop
+//   writing it (its directory may be renamed for deletion or reused). An unclean open() recovers
+//   every segment from the recovery point on (scan, validate CRCs, truncate the tail, rebuild the
+//   index); one that now ends before the next segment's base offset lost data, so everything after
+//   it is removed (Kafka's rule). Without the file (a log from before it existed) only the active
 //   segment is recovered; open() writes it (a new log: 0).
 // - The active segment reserves disk blocks ahead of its end (opts.reserve_bytes, segment.h);
 //   roll (through the sync) and close() free what is left past the end. Sizes and bytes are

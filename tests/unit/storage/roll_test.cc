@@ -251,7 +251,6 @@ TEST(Roll, ALogWithoutTheFileWritesItAtOpen) {
   fixture f;
   {
     auto l = f.open();
-    f.fill(*l, 1);
     for (int i = 0; i < 3; ++i) {
       wire::bytes b = batch_for(l->log_end_offset());
       ASSERT_TRUE(l->append(b));
