@@ -293,7 +293,6 @@ result<std::unique_ptr<log>> log::open(file_system& fs, std::string dir, log_opt
     l->_unflushed.push_back({closed.durable_files(), bases[i + 1], std::nullopt});
   }
   if (point) {
-    l->_recovery_point = *point;
     l->_point->written.store(*point, std::memory_order_relaxed);
   }
   // Without the file every closed segment was synced at roll (or there is none); after a clean
@@ -331,17 +330,20 @@ std::error_code log::write_start_offset(int64_t offset) {
 
 std::error_code log::write_recovery_point(int64_t offset) {
   std::lock_guard lock(_gc->sync_mutex());  // a sync task may be writing it
-  if (auto ec = store_point_locked(*_fs, _dir, *_point, offset)) return ec;
-  _recovery_point = std::max(_recovery_point, offset);
-  return {};
+  return store_point_locked(*_fs, _dir, *_point, offset);
+}
+
+int64_t log::recovery_point() const {
+  // As the file says; a sync task may move it meanwhile (only up, past synced segments).
+  return std::max<int64_t>(0, _point->written.load(std::memory_order_acquire));
 }
 
 void log::on_durable(int64_t /*durable_end*/) {
   // A sync task writes the point only after syncing the segments below it. One that failed to
   // write it leaves them here: the next sync syncs them again (cheap) and retries.
-  _recovery_point = std::max(_recovery_point, _point->written.load(std::memory_order_acquire));
+  const int64_t point = recovery_point();
   size_t synced = 0;
-  while (synced < _unflushed.size() && _unflushed[synced].end <= _recovery_point) ++synced;
+  while (synced < _unflushed.size() && _unflushed[synced].end <= point) ++synced;
   _unflushed.erase(_unflushed.begin(), _unflushed.begin() + static_cast<ptrdiff_t>(synced));
 }
 
@@ -631,7 +633,7 @@ std::error_code log::replace_segments(std::span<const segment_info> expected,
 }
 
 std::error_code log::close() {
-  (void)_segments.back()->trim();  // best effort, as in roll()
+  (void)_segments.back()->trim();  // best effort, as after a roll (after_rolled())
   if (auto ec = flush()) return ec;
   if (auto ec = _segments.back()->write_index()) return ec;
   if (auto ec = _segments.back()->txn().sync()) return ec;

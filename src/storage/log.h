@@ -240,7 +240,8 @@ class log {
   int64_t durable_end_offset() const { return _gc->durable_end(); }
   // Base offset of the first segment that may not be durable (see the contract); compaction
   // leaves it and everything after it alone.
-  int64_t recovery_point() const { return _recovery_point; }
+  // 0 while there is no recovery-point file (nothing is compacted then).
+  int64_t recovery_point() const;
 
  private:
   log(file_system& fs, std::string dir, log_options opts);
@@ -292,9 +293,6 @@ class log {
     std::optional<uint64_t> trim_to;  // segment::take_trim() of the .log (files.front())
   };
   std::vector<unflushed_segment> _unflushed;
-  // What the owner knows the recovery-point file to hold (it lags the sync tasks' writes until
-  // on_durable); compaction stays at or above it.
-  int64_t _recovery_point = 0;
   std::shared_ptr<recovery_point_state> _point;
 };
 

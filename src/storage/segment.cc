@@ -363,11 +363,8 @@ void segment::reserve_ahead(uint64_t end) {
 }
 
 std::error_code segment::trim() {
-  if (!_may_have_reserved) return {};
-  if (auto ec = _log->truncate(_size)) return ec;
-  _reserved = _size;
-  _may_have_reserved = false;
-  return {};
+  const auto size = take_trim();  // a failed truncate is not retried: trimming is best effort
+  return size ? _log->truncate(*size) : std::error_code{};
 }
 
 std::optional<uint64_t> segment::take_trim() {
